@@ -1,0 +1,96 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void
+xz_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("xiezhi: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+xz_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("xiezhi: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'xiezhi %s --help' for usage.\n", cmd);
+	return XZ_EXIT_USAGE;
+}
+
+const char *
+xz_cli_node_dir(const char *dir_opt)
+{
+	const char *env;
+
+	if (dir_opt != NULL && *dir_opt != '\0')
+		return dir_opt;
+	env = getenv("XIEZHI_DIR");
+	if (env != NULL && *env != '\0')
+		return env;
+	xz_cli_error("no node directory given: pass --dir DIR or set XIEZHI_DIR "
+	    "(create one with 'xiezhi init --dir DIR --name NAME')");
+	return NULL;
+}
+
+int
+xz_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+xz_cli_interactive(void)
+{
+	return isatty(STDERR_FILENO);
+}
+
+void
+xz_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		switch (*p) {
+		case '"':  fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		default:
+			if (*p < 0x20)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}

@@ -1,0 +1,60 @@
+/*
+ * xiezhi: the command-line tool for operators, analysts and auditors.
+ * Each top-level command lives in its own node/cli_*.c file; this file only
+ * dispatches.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+static const struct xz_cli_command commands[] = {
+	{ "init",    xz_cmd_init,    "create a node directory (config, keys, encrypted store)" },
+	{ "dataset", xz_cmd_dataset, "import, list, show and drop datasets" },
+	{ "store",   xz_cmd_store,   "check the encrypted store page by page" },
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: xiezhi COMMAND [ARGS...]\n\n"
+	    "xiezhi runs a node of a private data-collaboration federation:\n"
+	    "agencies keep their data encrypted on their own node and answer\n"
+	    "approved joins without handing over their tables.\n\n"
+	    "Commands:\n", f);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nEvery command that works on a node takes --dir DIR (or XIEZHI_DIR).\n"
+	    "Run 'xiezhi COMMAND --help' for a command's options.\n", f);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (sodium_init() < 0) {
+		xz_cli_error("libsodium failed to initialise (no usable random source?)");
+		return XZ_EXIT_FAIL;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return XZ_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return XZ_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("xiezhi %s\n", XIEZHI_VERSION);
+		return XZ_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	}
+	xz_cli_error("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return XZ_EXIT_USAGE;
+}
