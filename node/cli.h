@@ -55,5 +55,6 @@ void xz_json_string(FILE *f, const char *s);
 int xz_cmd_init(int argc, char **argv);
 int xz_cmd_dataset(int argc, char **argv);
 int xz_cmd_store(int argc, char **argv);
+int xz_cmd_sample(int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -14,6 +15,7 @@ static const struct xz_cli_command commands[] = {
 	{ "init",    xz_cmd_init,    "create a node directory (config, keys, encrypted store)" },
 	{ "dataset", xz_cmd_dataset, "import, list, show and drop datasets" },
 	{ "store",   xz_cmd_store,   "check the encrypted store page by page" },
+	{ "sample",  xz_cmd_sample,  "write a synthetic dataset (invented people) to try xiezhi" },
 };
 
 static void
@@ -33,6 +35,9 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	/* Everything a node writes (store, keys, reject files, exports) is for
+	 * its owner only. */
+	umask(077);
 	if (sodium_init() < 0) {
 		xz_cli_error("libsodium failed to initialise (no usable random source?)");
 		return XZ_EXIT_FAIL;
