@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
 void
 xz_cli_error(const char *fmt, ...)
 {
@@ -93,4 +95,33 @@ xz_json_string(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+}
+
+/* Terminal columns s takes: wide (CJK) characters count two. */
+static int
+display_width(const char *s)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+	utf8proc_int32_t cp;
+	int w = 0;
+
+	while (*p != '\0') {
+		utf8proc_ssize_t n = utf8proc_iterate(p, -1, &cp);
+		if (n <= 0) {
+			p++;
+			w++;
+			continue;
+		}
+		w += utf8proc_charwidth(cp);
+		p += n;
+	}
+	return w;
+}
+
+void
+xz_cli_pad(FILE *f, const char *s, int width)
+{
+	fputs(s, f);
+	for (int w = display_width(s); w < width; w++)
+		fputc(' ', f);
 }

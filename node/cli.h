@@ -48,6 +48,9 @@ int xz_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* True when stderr is a terminal (progress bars are drawn only then). */
 int xz_cli_interactive(void);
 
+/* Writes s then spaces up to width terminal columns (CJK counts 2). */
+void xz_cli_pad(FILE *f, const char *s, int width);
+
 /* Writes s as a JSON string literal (with quotes) to f. */
 void xz_json_string(FILE *f, const char *s);
 
@@ -56,5 +59,13 @@ int xz_cmd_init(int argc, char **argv);
 int xz_cmd_dataset(int argc, char **argv);
 int xz_cmd_store(int argc, char **argv);
 int xz_cmd_sample(int argc, char **argv);
+int xz_cmd_crypto(int argc, char **argv);
+int xz_cmd_bench(int argc, char **argv);
+int xz_cmd_audit(int argc, char **argv);
+int xz_cmd_keygen(int argc, char **argv);
+int xz_cmd_policy(int argc, char **argv);
+int xz_cmd_request(int argc, char **argv);
+/* 'xiezhi bench import' (node/bench_import.c), dispatched by 'xiezhi bench'. */
+int xz_bench_import(int argc, char **argv);
 
 #endif

@@ -168,8 +168,9 @@ xz_dataset_print_list(struct xz_node *node, FILE *f, int json, struct xz_diag *d
 				    "ROWS", "COLUMNS", "UPDATED (UTC)");
 			char key[160];
 			snprintf(key, sizeof(key), "%s:%s", kc, kt);
-			fprintf(f, "%-24s %-28s %12lld %7d  %s\n", name, key,
-			    (long long)sqlite3_column_int64(st, 3),
+			xz_cli_pad(f, name, 25);
+			xz_cli_pad(f, key, 29);
+			fprintf(f, "%12lld %7d  %s\n", (long long)sqlite3_column_int64(st, 3),
 			    sqlite3_column_int(st, 5), when);
 		}
 		n++;
@@ -197,8 +198,11 @@ print_columns(struct xz_node *node, const struct xz_dataset_row *ex, FILE *f, in
 		return xz_node_db_error(node, "reading columns", d);
 	sqlite3_bind_int64(st, 1, ex->id);
 	fputs(json ? ", \"columns\": [" : "Columns:\n", f);
-	if (!json)
-		fprintf(f, "  %-28s %s (key)\n", ex->key_column, ex->key_type);
+	if (!json) {
+		fputs("  ", f);
+		xz_cli_pad(f, ex->key_column, 29);
+		fprintf(f, "%s (key)\n", ex->key_type);
+	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *type = (const char *)sqlite3_column_text(st, 1);
@@ -207,7 +211,9 @@ print_columns(struct xz_node *node, const struct xz_dataset_row *ex, FILE *f, in
 			xz_json_string(f, name);
 			fprintf(f, ", \"type\": \"%s\"}", type);
 		} else {
-			fprintf(f, "  %-28s %s\n", name, type);
+			fputs("  ", f);
+			xz_cli_pad(f, name, 29);
+			fprintf(f, "%s\n", type);
 		}
 		n++;
 	}

@@ -484,7 +484,7 @@ normalise_row(struct import_run *r, const char *const *fields, const size_t *len
 	}
 	for (size_t i = 0; i < spec->ncolumns; i++) {
 		size_t f = r->col_idx[i];
-		if (lens[f] == 0) {	/* an empty non-key cell is stored as NULL */
+		if (xz_field_is_blank(fields[f], lens[f])) {	/* an empty cell is NULL */
 			r->lens[i + 1] = SIZE_MAX;
 			continue;
 		}
