@@ -729,15 +729,37 @@ xz_node_transaction(struct xz_node *node,
 	return 0;
 }
 
+/*
+ * PRAGMA quick_check reads every page; with SQLCipher a page whose HMAC
+ * does not match cannot be read, so the check reports it as unreadable
+ * or corrupt.  The report can run to many lines: the user gets one.
+ */
 int
 xz_node_check_pages(struct xz_node *node, struct xz_diag *d)
 {
-	char result[256];
+	sqlite3_stmt *st = NULL;
+	char first[160] = "";
+	int rc, problems = 0;
 
-	if (pragma_text(node, "PRAGMA quick_check", result, sizeof(result)) != 0)
+	if (sqlite3_prepare_v2(node->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK)
 		return xz_node_db_error(node, "checking the store", d);
-	if (strcmp(result, "ok") != 0)
-		return xz_diag_set(d, "the store %s/store.db is inconsistent (%s); "
-		    "restore it from a backup", node->dir, result);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		if (t == NULL || strcmp(t, "ok") == 0)
+			continue;
+		if (problems++ == 0) {
+			snprintf(first, sizeof(first), "%s", t);
+			for (char *p = first; *p != '\0'; p++)
+				if (*p == '\n' || *p == '\r')
+					*p = ' ';
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return xz_node_db_error(node, "checking the store", d);
+	if (problems > 0)
+		return xz_diag_set(d, "the store %s/store.db is damaged: a page failed "
+		    "its authentication check or is inconsistent (%s). Stop the node "
+		    "and restore store.db from a backup", node->dir, first);
 	return 0;
 }
