@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,4 +125,17 @@ xz_cli_pad(FILE *f, const char *s, int width)
 	fputs(s, f);
 	for (int w = display_width(s); w < width; w++)
 		fputc(' ', f);
+}
+
+const char *
+xz_cli_actor(void)
+{
+	static char actor[96];
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw != NULL && pw->pw_name != NULL)
+		snprintf(actor, sizeof(actor), "local:%s", pw->pw_name);
+	else
+		snprintf(actor, sizeof(actor), "local:uid %u", (unsigned)geteuid());
+	return actor;
 }

@@ -184,6 +184,7 @@ cmd_import(int argc, char **argv)
 	if (xz_column_spec_parse(key, &spec.key, &diag) != 0)
 		return xz_cli_usage_error("dataset", "--key: %s", diag.msg);
 	spec.columns = cols;
+	spec.actor = xz_cli_actor();
 	if (spec.encoding != NULL && strcmp(spec.encoding, "utf-8") != 0 &&
 	    strcmp(spec.encoding, "gb18030") != 0 && strcmp(spec.encoding, "gbk") != 0)
 		return xz_cli_usage_error("dataset", "--encoding must be utf-8, gb18030 "
@@ -265,7 +266,7 @@ cmd_catalogue(int argc, char **argv, const char *verb)
 		rc = xz_dataset_print_list(node, stdout, json, &diag);
 	else if (strcmp(verb, "show") == 0)
 		rc = xz_dataset_print_show(node, name, stdout, json, &diag);
-	else if ((rc = xz_dataset_drop(node, name, &diag)) == 0)
+	else if ((rc = xz_dataset_drop(node, name, xz_cli_actor(), &diag)) == 0)
 		printf("Dropped dataset '%s' and all its rows.\n", name);
 	if (rc != 0)
 		xz_cli_error("dataset %s: %s", verb, diag.msg);

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "dataset_internal.h"
 
@@ -89,7 +90,8 @@ xz_dataset_lookup(struct xz_node *node, const char *name, struct xz_dataset_row 
 /* ---- catalogue commands ----------------------------------------------- */
 
 int
-xz_dataset_drop(struct xz_node *node, const char *name, struct xz_diag *d)
+xz_dataset_drop(struct xz_node *node, const char *name, const char *actor,
+    struct xz_diag *d)
 {
 	struct xz_dataset_row ex;
 	sqlite3 *db = xz_node_db(node);
@@ -97,6 +99,15 @@ xz_dataset_drop(struct xz_node *node, const char *name, struct xz_diag *d)
 	char sql[128];
 	int ok;
 
+	struct xz_audit_field f[] = {
+		{ .name = "dataset", .kind = XZ_AUDIT_STR, .str = name },
+	};
+	struct xz_audit_event ev = {
+		.type = XZ_AUDIT_DATASET_DROPPED, .actor = actor, .fields = f, .nfields = 1,
+	};
+
+	if (xz_audit_check_anchor(node, d) != 0)
+		return -1;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK)
 		return xz_node_db_error(node, "dropping the dataset", d);
 	if (xz_dataset_lookup(node, name, &ex, d) != 0)
@@ -114,11 +125,17 @@ xz_dataset_drop(struct xz_node *node, const char *name, struct xz_diag *d)
 		ok = sqlite3_step(st) == SQLITE_DONE;
 	}
 	sqlite3_finalize(st);
-	if (!ok || sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+	if (!ok) {
 		xz_node_db_error(node, "dropping the dataset", d);
 		goto fail;
 	}
-	return 0;
+	if (xz_audit_append(node, &ev, NULL, d) != 0)
+		goto fail;
+	if (sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+		xz_node_db_error(node, "dropping the dataset", d);
+		goto fail;
+	}
+	return xz_audit_publish(node, d);
 fail:
 	sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
 	return -1;

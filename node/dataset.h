@@ -50,7 +50,7 @@ struct xz_import_spec {
 	size_t ncolumns;
 	const char *reject_path;	/* NULL: any bad row refuses the import */
 	enum xz_import_mode mode;
-	const char *actor;		/* who runs it, for the import history */
+	const char *actor;		/* who runs it, for the audit log */
 	/* Called about every 64k rows; may be NULL. */
 	void (*progress)(void *arg, uint64_t bytes_done, uint64_t bytes_total,
 	    uint64_t rows);
@@ -90,8 +90,9 @@ struct xz_import_result {
 int xz_dataset_import(struct xz_node *node, const struct xz_import_spec *spec,
     struct xz_import_result *result, struct xz_diag *d);
 
-/* Deletes a dataset and its rows. */
-int xz_dataset_drop(struct xz_node *node, const char *name, struct xz_diag *d);
+/* Deletes a dataset and its rows; actor is who asked, for the audit log. */
+int xz_dataset_drop(struct xz_node *node, const char *name, const char *actor,
+    struct xz_diag *d);
 
 /* Prints the datasets (table or JSON) to f. */
 int xz_dataset_print_list(struct xz_node *node, FILE *f, int json, struct xz_diag *d);

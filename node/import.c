@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "audit.h"
 #include "csvread.h"
 #include "dataset_internal.h"
 
@@ -757,6 +758,41 @@ import_rows(struct import_run *r, struct xz_diag *d)
 	return rc;
 }
 
+/*
+ * The import's audit record joins the import's transaction: the rows and
+ * the record that says they arrived commit together or not at all.  It
+ * holds counts and the source file's hash, never a value from the file.
+ */
+static int
+audit_import(struct import_run *r, struct xz_diag *d)
+{
+	const struct xz_import_result *res = r->res;
+	int replaced = r->ex.found && r->spec->mode == XZ_IMPORT_REPLACE;
+	struct xz_audit_field f[] = {
+		{ .name = "dataset", .kind = XZ_AUDIT_STR, .str = r->spec->dataset },
+		{ .name = "rows", .kind = XZ_AUDIT_INT, .num = res->rows_imported },
+		{ .name = "mode", .kind = XZ_AUDIT_STR,
+		  .str = !r->ex.found ? "create" : replaced ? "replace" : "append" },
+		{ .name = "key_type", .kind = XZ_AUDIT_STR,
+		  .str = xz_coltype_name(r->spec->key.type) },
+		{ .name = "rows_read", .kind = XZ_AUDIT_INT, .num = res->rows_read },
+		{ .name = "rows_rejected", .kind = XZ_AUDIT_INT, .num = res->rows_rejected },
+		{ .name = "duplicates", .kind = XZ_AUDIT_INT, .num = res->duplicates },
+		{ .name = "source_sha256", .kind = XZ_AUDIT_HASH },
+	};
+	struct xz_audit_event ev = {
+		.type = replaced ? XZ_AUDIT_DATASET_REPLACED : XZ_AUDIT_DATASET_IMPORTED,
+		.actor = r->spec->actor != NULL ? r->spec->actor : "local operator",
+		.fields = f,
+		.nfields = sizeof(f) / sizeof(f[0]),
+	};
+
+	if (sodium_hex2bin(f[7].hash, sizeof(f[7].hash), res->source_sha256,
+	    strlen(res->source_sha256), NULL, NULL, NULL) != 0)
+		return xz_diag_set(d, "internal error: bad source hash");
+	return xz_audit_append(r->node, &ev, NULL, d);
+}
+
 static int
 record_catalogue(struct import_run *r, struct xz_diag *d)
 {
@@ -850,7 +886,9 @@ record_catalogue(struct import_run *r, struct xz_diag *d)
 		ok = sqlite3_step(st) == SQLITE_DONE;
 		sqlite3_finalize(st);
 	}
-	return ok ? 0 : xz_node_db_error(r->node, "recording the import", d);
+	if (!ok)
+		return xz_node_db_error(r->node, "recording the import", d);
+	return audit_import(r, d);
 }
 
 static int
@@ -974,6 +1012,9 @@ xz_dataset_import(struct xz_node *node, const struct xz_import_spec *spec,
 
 	memset(result, 0, sizeof(*result));
 	clock_gettime(CLOCK_MONOTONIC, &r.t0);
+	/* A node whose log was rolled back must not take new data. */
+	if (xz_audit_check_anchor(node, d) != 0)
+		return -1;
 	if (!xz_dataset_name_valid(spec->dataset))
 		return xz_diag_set(d, "dataset name '%s' is not valid: use 1 to %d "
 		    "letters, digits, '.', '-' or '_'", spec->dataset, XZ_DATASET_NAME_MAX);
@@ -1005,6 +1046,8 @@ xz_dataset_import(struct xz_node *node, const struct xz_import_spec *spec,
 	in_txn = 0;
 	result->committed = 1;
 	rc = finish_reject_file(&r, 1, d);
+	if (rc == 0)
+		rc = xz_audit_publish(node, d);
 done:
 	if (in_txn) {
 		if (r.insert != NULL) {
