@@ -63,11 +63,10 @@ print_result_text(const struct xz_import_spec *spec, const struct xz_import_resu
 	    spec->dataset, spec->csv_path);
 	printf("  rows read:      %llu\n", (unsigned long long)r->rows_read);
 	printf("  imported:       %llu\n", (unsigned long long)r->rows_imported);
-	printf("  rejected:       %llu%s%s\n", (unsigned long long)r->rows_rejected,
-	    r->rows_rejected && spec->reject_path ? " (written to " : "",
-	    r->rows_rejected && spec->reject_path ? spec->reject_path : "");
-	if (r->rows_rejected && spec->reject_path)
-		printf("  (see the reject file for each row's reason)\n");
+	printf("  rejected:       %llu\n", (unsigned long long)r->rows_rejected);
+	if (r->rows_rejected && spec->reject_path && r->committed)
+		printf("                  written to %s with each row's reason\n",
+		    spec->reject_path);
 	printf("  duplicate keys: %llu\n", (unsigned long long)r->duplicates);
 	printf("  elapsed:        %.2f s (%.0f rows/s)\n", r->elapsed_s, rate);
 }

@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <iconv.h>
+
+#include <openssl/evp.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +70,7 @@ struct xz_csv {
 	uint64_t line;		/* current physical line */
 	int last_cr;
 
+	EVP_MD_CTX *sha256;	/* over the raw bytes exactly as read */
 	int err;		/* a callback found a problem: stop after queued records */
 	char errmsg[sizeof(((struct xz_diag *)0)->msg)];
 	const char **fptrs;	/* XZ_CSV_MAX_FIELDS pointers handed out */
@@ -447,6 +450,7 @@ fill(struct xz_csv *c)
 		return;
 	}
 	c->bytes_read += (uint64_t)r;
+	EVP_DigestUpdate(c->sha256, c->raw + c->raw_len, (size_t)r);
 	if (c->cd == (iconv_t)-1) {
 		feed(c, c->raw, (size_t)r);
 		return;
@@ -532,7 +536,9 @@ xz_csv_open(const char *path, const char *encoding, struct xz_csv **out, struct 
 	c->raw = malloc(RAW_CHUNK);
 	c->conv = c->cd != (iconv_t)-1 ? malloc(c->conv_cap) : NULL;
 	c->fptrs = calloc(XZ_CSV_MAX_FIELDS, sizeof(*c->fptrs));
-	if (c->raw == NULL || c->fptrs == NULL || (c->cd != (iconv_t)-1 && c->conv == NULL)) {
+	c->sha256 = EVP_MD_CTX_new();
+	if (c->raw == NULL || c->fptrs == NULL || (c->cd != (iconv_t)-1 && c->conv == NULL) ||
+	    c->sha256 == NULL || EVP_DigestInit_ex(c->sha256, EVP_sha256(), NULL) != 1) {
 		xz_diag_set(d, "%s: out of memory", path);
 		goto done;
 	}
@@ -582,6 +588,16 @@ xz_csv_bytes_read(const struct xz_csv *c)
 	return c->bytes_read;
 }
 
+int
+xz_csv_sha256(struct xz_csv *c, unsigned char md[32])
+{
+	unsigned int n = 0;
+
+	if (c->state != 1 || EVP_DigestFinal_ex(c->sha256, md, &n) != 1 || n != 32)
+		return -1;
+	return 0;
+}
+
 uint64_t
 xz_csv_file_size(const struct xz_csv *c)
 {
@@ -607,6 +623,7 @@ xz_csv_close(struct xz_csv *c)
 	}
 	if (c->cd != (iconv_t)-1)
 		iconv_close(c->cd);
+	EVP_MD_CTX_free(c->sha256);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->arena);

@@ -52,6 +52,11 @@ uint64_t xz_csv_bytes_read(const struct xz_csv *c);
 uint64_t xz_csv_file_size(const struct xz_csv *c);
 
 /* Closes the file and frees c (NULL is fine). */
+/*
+ * SHA-256 of every byte read from the file, as read (before any encoding
+ * conversion).  Only after xz_csv_next returned 0 (end of file), once.
+ */
+int xz_csv_sha256(struct xz_csv *c, unsigned char md[32]);
 void xz_csv_close(struct xz_csv *c);
 
 #endif

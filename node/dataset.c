@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "policy.h"
 #include "cli.h"
 #include "dataset_internal.h"
 
@@ -26,19 +27,13 @@ xz_dataset_name_valid(const char *name)
 
 	if (n == 0 || n > XZ_DATASET_NAME_MAX)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-			return 0;
-	}
-	return 1;
+	return xz_check_name(name) == NULL;
 }
 
 int
 xz_column_spec_parse(const char *arg, struct xz_column_spec *out, struct xz_diag *d)
 {
-	const char *colon = strrchr(arg, ':');
+	const char *colon = strrchr(arg, ':'), *why;
 	size_t n;
 
 	if (colon == NULL || colon == arg)
@@ -48,11 +43,13 @@ xz_column_spec_parse(const char *arg, struct xz_column_spec *out, struct xz_diag
 	if (n >= sizeof(out->name))
 		return xz_diag_set(d, "column name in '%s' is longer than %zu bytes",
 		    arg, sizeof(out->name) - 1);
+	memcpy(out->name, arg, n);
+	out->name[n] = '\0';
+	if ((why = xz_check_column(out->name)) != NULL)
+		return xz_diag_set(d, "column name in '%s' is not usable: %s", arg, why);
 	if (xz_coltype_parse(colon + 1, &out->type) != 0)
 		return xz_diag_set(d, "unknown column type '%s' in '%s': use cn_id, uscc, "
 		    "phone, text, int, decimal or date", colon + 1, arg);
-	memcpy(out->name, arg, n);
-	out->name[n] = '\0';
 	return 0;
 }
 

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "audit.h"
@@ -217,40 +216,6 @@ elapsed_since(const struct timespec *t0)
 }
 
 static int
-sha256_file(const char *path, char hex[65], struct xz_diag *d)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char *buf = malloc(1 << 20), md[32];
-	FILE *f = fopen(path, "rb");
-	int rc = -1;
-	size_t n;
-
-	if (f == NULL) {
-		xz_diag_set(d, "cannot open %s: %s", path, strerror(errno));
-		goto done;
-	}
-	if (ctx == NULL || buf == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		xz_diag_set(d, "out of memory");
-		goto done;
-	}
-	while ((n = fread(buf, 1, 1 << 20, f)) > 0)
-		EVP_DigestUpdate(ctx, buf, n);
-	if (ferror(f)) {
-		xz_diag_set(d, "cannot read %s: %s", path, strerror(errno));
-		goto done;
-	}
-	EVP_DigestFinal_ex(ctx, md, NULL);
-	sodium_bin2hex(hex, 65, md, sizeof(md));
-	rc = 0;
-done:
-	if (f != NULL)
-		fclose(f);
-	free(buf);
-	EVP_MD_CTX_free(ctx);
-	return rc;
-}
-
-static int
 field_is(const char *field, size_t len, const char *name)
 {
 	while (len > 0 && (*field == ' ' || *field == '\t')) {
@@ -260,6 +225,27 @@ field_is(const char *field, size_t len, const char *name)
 	while (len > 0 && (field[len - 1] == ' ' || field[len - 1] == '\t'))
 		len--;
 	return len == strlen(name) && memcmp(field, name, len) == 0;
+}
+
+/*
+ * Column names are short and hold no long digit runs; a data row holds ID
+ * numbers, phones, amounts.  Only a line that looks like names is echoed
+ * in an error, so a missing header never prints a person's data.
+ */
+static int
+header_looks_like_names(const char *const *fields, const size_t *lens, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t run = 0;
+		if (lens[i] > 64)
+			return 0;
+		for (size_t k = 0; k < lens[i]; k++) {
+			run = fields[i][k] >= '0' && fields[i][k] <= '9' ? run + 1 : 0;
+			if (run >= 5)
+				return 0;
+		}
+	}
+	return 1;
 }
 
 static int
@@ -283,9 +269,14 @@ find_header_column(struct import_run *r, const char *const *fields,
 		*idx = found;
 		return 0;
 	}
+	if (!header_looks_like_names(fields, lens, r->nheader))
+		return xz_diag_set(d, "%s: no column '%s' in the first line, and the "
+		    "first line does not look like a header (it has %zu fields that "
+		    "look like data). The export needs a header line naming its "
+		    "columns", r->spec->csv_path, name, r->nheader);
 	for (size_t i = 0; i < r->nheader && used + 4 < sizeof(have); i++) {
 		int w = snprintf(have + used, sizeof(have) - used, "%s%.*s",
-		    i ? ", " : "", (int)(lens[i] > 64 ? 64 : lens[i]), fields[i]);
+		    i ? ", " : "", (int)lens[i], fields[i]);
 		if (w < 0 || (size_t)w >= sizeof(have) - used)
 			break;
 		used += (size_t)w;
@@ -688,6 +679,17 @@ reader_main(void *arg)
 			break;
 		}
 	}
+	/* The hash covers exactly the bytes this import parsed (one pass, so a
+	 * pipe works and a file rewritten meanwhile cannot be misdescribed). */
+	if (rc == 0) {
+		unsigned char md[32];
+		if (xz_csv_sha256(r->csv, md) == 0)
+			sodium_bin2hex(r->res->source_sha256, sizeof(r->res->source_sha256),
+			    md, sizeof(md));
+		else
+			rc = xz_diag_set(&r->reader_diag, "%s: cannot hash the file",
+			    r->spec->csv_path);
+	}
 	r->reader_failed = rc < 0;
 	queue_push_full(&r->queue, b != NULL && b->nrows > 0 ? b : NULL, 1);
 	if (b != NULL && b->nrows == 0)
@@ -891,22 +893,32 @@ record_catalogue(struct import_run *r, struct xz_diag *d)
 	return audit_import(r, d);
 }
 
+/*
+ * The reject file holds rows in the clear.  It is written to a fresh
+ * temporary file (mkstemp: created exclusively, mode 0600, so nobody can
+ * plant it beforehand) and linked under its name only when complete.
+ */
 static int
 open_reject_file(struct import_run *r, struct xz_diag *d)
 {
 	size_t n = strlen(r->spec->reject_path) + 16;
+	struct stat st;
 	int fd;
 
+	if (lstat(r->spec->reject_path, &st) == 0)
+		return xz_diag_set(d, "the reject file %s already exists; remove it or "
+		    "choose another --reject-file", r->spec->reject_path);
 	if ((r->reject_tmp = malloc(n)) == NULL)
 		return xz_diag_set(d, "out of memory");
-	snprintf(r->reject_tmp, n, "%s.partial", r->spec->reject_path);
-	fd = open(r->reject_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd < 0 || (r->reject = fdopen(fd, "w")) == NULL) {
-		xz_diag_set(d, "cannot create the reject file %s: %s", r->reject_tmp,
-		    strerror(errno));
-		if (fd >= 0)
+	snprintf(r->reject_tmp, n, "%s.XXXXXX", r->spec->reject_path);
+	fd = mkstemp(r->reject_tmp);
+	if (fd < 0 || fchmod(fd, 0600) != 0 || (r->reject = fdopen(fd, "w")) == NULL) {
+		xz_diag_set(d, "cannot create a reject file next to %s: %s",
+		    r->spec->reject_path, strerror(errno));
+		if (fd >= 0) {
 			close(fd);
+			unlink(r->reject_tmp);
+		}
 		free(r->reject_tmp);
 		r->reject_tmp = NULL;
 		return -1;
@@ -914,7 +926,11 @@ open_reject_file(struct import_run *r, struct xz_diag *d)
 	return 0;
 }
 
-/* The reject file appears under its name only once the import committed. */
+/*
+ * keep: sync the reject file and give it its name (link refuses to
+ * replace a file that appeared meanwhile).  Called before the import
+ * commits, so a reject file that cannot be written stops the import.
+ */
 static int
 finish_reject_file(struct import_run *r, int keep, struct xz_diag *d)
 {
@@ -922,16 +938,18 @@ finish_reject_file(struct import_run *r, int keep, struct xz_diag *d)
 
 	if (r->reject == NULL)
 		return 0;
-	if (keep && (fflush(r->reject) != 0 || fsync(fileno(r->reject)) != 0))
+	if (keep && (fflush(r->reject) != 0 || ferror(r->reject) ||
+	    fsync(fileno(r->reject)) != 0))
 		rc = xz_diag_set(d, "cannot write the reject file %s: %s",
-		    r->reject_tmp, strerror(errno));
-	fclose(r->reject);
-	r->reject = NULL;
-	if (keep && rc == 0 && rename(r->reject_tmp, r->spec->reject_path) != 0)
-		rc = xz_diag_set(d, "cannot rename %s to %s: %s", r->reject_tmp,
 		    r->spec->reject_path, strerror(errno));
-	if (!keep || rc != 0)
-		unlink(r->reject_tmp);
+	if (fclose(r->reject) != 0 && keep && rc == 0)
+		rc = xz_diag_set(d, "cannot write the reject file %s: %s",
+		    r->spec->reject_path, strerror(errno));
+	r->reject = NULL;
+	if (keep && rc == 0 && link(r->reject_tmp, r->spec->reject_path) != 0)
+		rc = xz_diag_set(d, "cannot create the reject file %s: %s",
+		    r->spec->reject_path, strerror(errno));
+	unlink(r->reject_tmp);
 	free(r->reject_tmp);
 	r->reject_tmp = NULL;
 	return rc;
@@ -1021,8 +1039,7 @@ xz_dataset_import(struct xz_node *node, const struct xz_import_spec *spec,
 	if (spec->ncolumns > XZ_DATASET_MAX_COLUMNS)
 		return xz_diag_set(d, "at most %d --column options are supported",
 		    XZ_DATASET_MAX_COLUMNS);
-	if (sha256_file(spec->csv_path, result->source_sha256, d) != 0 ||
-	    xz_csv_open(spec->csv_path, spec->encoding, &r.csv, d) != 0)
+	if (xz_csv_open(spec->csv_path, spec->encoding, &r.csv, d) != 0)
 		goto done;
 	if (alloc_buffers(&r) != 0) {
 		xz_diag_set(d, "out of memory");
@@ -1035,19 +1052,19 @@ xz_dataset_import(struct xz_node *node, const struct xz_import_spec *spec,
 		goto done;
 	}
 	in_txn = 1;
-	if (run_in_transaction(&r, d) != 0)
+	if (run_in_transaction(&r, d) != 0 || finish_reject_file(&r, 1, d) != 0)
 		goto done;
 	sqlite3_finalize(r.insert);
 	r.insert = NULL;
 	if (sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
 		xz_node_db_error(node, "committing the import", d);
+		if (spec->reject_path != NULL)	/* the rows it lists were not imported */
+			unlink(spec->reject_path);
 		goto done;
 	}
 	in_txn = 0;
 	result->committed = 1;
-	rc = finish_reject_file(&r, 1, d);
-	if (rc == 0)
-		rc = xz_audit_publish(node, d);
+	rc = xz_audit_publish(node, d);
 done:
 	if (in_txn) {
 		if (r.insert != NULL) {

@@ -452,6 +452,18 @@ done:
 	return rc;
 }
 
+/* Without this a power cut could keep store.db but lose keys/store.key. */
+static int
+sync_keys_dir(const char *dir, struct xz_diag *d)
+{
+	char *p = path_join(dir, "keys");
+	int rc = p != NULL && fsync_dir(p) == 0 ? 0 :
+	    xz_diag_set(d, "cannot sync %s/keys: %s", dir, strerror(errno));
+
+	free(p);
+	return rc;
+}
+
 static int
 create_schema(struct xz_node *node, const char *name, struct xz_diag *d)
 {
@@ -521,7 +533,8 @@ xz_node_init(const char *dir, const char *name, struct xz_diag *d)
 		goto done;
 	}
 	if (make_subdir(dir, "keys", d) != 0 || make_subdir(dir, "policies", d) != 0 ||
-	    make_subdir(dir, "audit", d) != 0 || write_keys(dir, key, d) != 0)
+	    make_subdir(dir, "audit", d) != 0 || write_keys(dir, key, d) != 0 ||
+	    sync_keys_dir(dir, d) != 0)
 		goto done;
 	if (open_db(&node, key, 1, d) != 0 || create_schema(&node, name, d) != 0)
 		goto done;

@@ -4,11 +4,13 @@
 
 #include "coltype.h"
 
-/* A few real county-level region codes (GB/T 2260), enough for variety. */
+/*
+ * Region codes starting with 99 are assigned to no place in GB/T 2260, so
+ * no generated number can be a real person's, whatever its birth date.
+ */
 static const char *const regions[] = {
-	"110101", "110105", "120101", "310101", "310115", "320102", "330106",
-	"340104", "350203", "370102", "410105", "420106", "430104", "440106",
-	"440305", "500103", "510107", "610113", "620102", "650102",
+	"990101", "990102", "990201", "990202", "990301", "990302", "990401",
+	"990402", "990501", "990502",
 };
 
 static const char *const surnames[] = {

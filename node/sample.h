@@ -3,7 +3,8 @@
  * invented people with valid resident ID numbers (GB 11643-1999 check
  * characters), mobile numbers, amounts and dates.  Deterministic for a
  * given seed, so a demo or benchmark can be repeated exactly.  Never real
- * persons: the region codes are real, the rest is random.
+ * persons: every ID number starts with region 99, which GB/T 2260 assigns
+ * to no place.
  */
 #ifndef XZ_SAMPLE_H
 #define XZ_SAMPLE_H

@@ -220,7 +220,7 @@ parse_labels(struct xz_y *y, yaml_node_t *n, struct xz_policy *p)
 	for (size_t i = 0; i < count; i++) {
 		yaml_node_t *it = xz_y_item(y, n, i);
 		xz_y_path_idx(kp, "labels", i);
-		if (xz_y_name(y, it, kp, p->labels[i], sizeof(p->labels[i])) != 0)
+		if (xz_y_column(y, it, kp, p->labels[i], sizeof(p->labels[i])) != 0)
 			return -1;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(p->labels[i], p->labels[j]) == 0)
@@ -376,7 +376,7 @@ parse_root(struct xz_y *y, yaml_node_t *r, struct xz_policy *p)
 	    p->requester, sizeof(p->requester)) != 0 ||
 	    xz_y_name(y, xz_y_get(y, r, "dataset"), "dataset", p->dataset,
 	    sizeof(p->dataset)) != 0 ||
-	    xz_y_name(y, xz_y_get(y, r, "key_column"), "key_column",
+	    xz_y_column(y, xz_y_get(y, r, "key_column"), "key_column",
 	    p->key_column, sizeof(p->key_column)) != 0)
 		return -1;
 	if (parse_modes(y, xz_y_get(y, r, "modes"), p) != 0 ||

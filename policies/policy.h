@@ -120,6 +120,7 @@ int xz_mode_from_name(const char *s);
  *             (so what a human reads is what is signed).
  */
 const char *xz_check_name(const char *s);
+const char *xz_check_column(const char *s);
 const char *xz_check_identity(const char *s);
 const char *xz_check_text(const char *s);
 

@@ -55,7 +55,7 @@ check_labels(const struct xz_request *r, struct xz_perror *e)
 		    XZ_POLICY_MAX_LABELS);
 	for (size_t i = 0; i < r->n_labels; i++) {
 		xz_y_path_idx(kp, "labels", i);
-		if (check_field(kp, r->labels[i], xz_check_name, XZ_NAME_MAX, e) != 0)
+		if (check_field(kp, r->labels[i], xz_check_column, XZ_NAME_MAX, e) != 0)
 			return -1;
 		if (i > 0 && strcmp(r->labels[i - 1], r->labels[i]) >= 0)
 			return xz_perror_set(e, NULL, 0, kp, "labels must be sorted "

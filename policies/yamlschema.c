@@ -316,6 +316,12 @@ xz_y_name(struct xz_y *y, yaml_node_t *n, const char *path, char *dst, size_t ca
 }
 
 int
+xz_y_column(struct xz_y *y, yaml_node_t *n, const char *path, char *dst, size_t cap)
+{
+	return copy_checked(y, n, path, dst, cap, xz_check_column, "column name");
+}
+
+int
 xz_y_identity(struct xz_y *y, yaml_node_t *n, const char *path, char *dst,
     size_t cap)
 {
@@ -389,6 +395,38 @@ xz_check_name(const char *s)
 			return "must start with a letter or digit";
 		if (!alnum && c != '.' && c != '_' && c != '-')
 			return "only letters, digits, '.', '_' and '-' are allowed";
+	}
+	return NULL;
+}
+
+/*
+ * Column names come from agencies' CSV headers, which are often Chinese
+ * (身份证号): any UTF-8 text up to 64 bytes, without control characters,
+ * quotes or surrounding spaces, so it prints and compares unambiguously.
+ */
+const char *
+xz_check_column(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return "empty";
+	if (n > XZ_NAME_MAX)
+		return "longer than 64 bytes";
+	if (p[0] == ' ' || p[n - 1] == ' ')
+		return "starts or ends with a space";
+	while (*p != '\0') {
+		size_t len = *p < 0x80 ? 1 : (*p >> 5) == 0x6 ? 2 : (*p >> 4) == 0xe ? 3 :
+		    (*p >> 3) == 0x1e ? 4 : 0;
+		if (len == 0)
+			return "not valid UTF-8";
+		for (size_t i = 1; i < len; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return "not valid UTF-8";
+		if (len == 1 && (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\'))
+			return "control characters, quotes and backslashes are not allowed";
+		p += len;
 	}
 	return NULL;
 }

@@ -56,6 +56,7 @@ yaml_node_t *xz_y_item(struct xz_y *y, yaml_node_t *seq, size_t i);
 
 /* Typed scalar getters: copy into dst (cap bytes incl. NUL) after checks. */
 int xz_y_name(struct xz_y *y, yaml_node_t *n, const char *path, char *dst, size_t cap);
+int xz_y_column(struct xz_y *y, yaml_node_t *n, const char *path, char *dst, size_t cap);
 int xz_y_identity(struct xz_y *y, yaml_node_t *n, const char *path, char *dst, size_t cap);
 int xz_y_text(struct xz_y *y, yaml_node_t *n, const char *path, char *dst, size_t cap);
 int xz_y_u64(struct xz_y *y, yaml_node_t *n, const char *path, uint64_t min,

@@ -188,6 +188,45 @@ test_bad_rows_reported(void **state)
 	free(bad);
 }
 
+/* Review findings: pipes, header-less exports, planted reject files. */
+static void
+test_import_edge_cases(void **state)
+{
+	struct fixture *f = *state;
+	char *nohdr = xzt_path(f->tmp, "nohdr.csv"), *rej = xzt_path(f->tmp, "rej.csv");
+	const char data[] = "张三,11010519491231002X\n";
+	const char with_header[] = "姓名,身份证号\n张三,11010519491231002X\n";
+	const char *argv[] = { xzt_xiezhi_bin(), "dataset", "import", "piped", "--dir",
+		f->dir, "--csv", "/dev/stdin", "--key", "身份证号:cn_id", "--json", NULL };
+	struct xzt_run r;
+
+	/* one pass over the input: a pipe works, and its hash is recorded */
+	xzt_run(&r, argv, with_header, NULL);
+	if (r.status != 0)
+		fail_msg("piped import: %s", r.err);
+	assert_non_null(strstr(r.out, "\"rows_imported\": 1"));
+	assert_non_null(strstr(r.out, "\"source_sha256\": \"a842b3cc994ba5535e1a8c5e69fa57ef1bc5251f7302b9aa373b7e903d07d640\""));
+	xzt_run_free(&r);
+	/* an export without a header: the first row is not echoed */
+	xzt_write_file(nohdr, data, sizeof(data) - 1);
+	r = X("dataset", "import", "d", "--dir", f->dir, "--csv", nohdr, "--key",
+	    "身份证号:cn_id");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "does not look like a header"));
+	assert_null(strstr(r.err, "11010519491231002X"));
+	assert_null(strstr(r.err, "张三"));
+	xzt_run_free(&r);
+	/* an existing reject file is never overwritten or reused */
+	xzt_write_file(rej, "x", 1);
+	r = X("dataset", "import", "d", "--dir", f->dir, "--csv", f->csv, "--key",
+	    "身份证号:cn_id", "--reject-file", rej);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "already exists"));
+	xzt_run_free(&r);
+	free(nohdr);
+	free(rej);
+}
+
 static void
 test_gb18030_import(void **state)
 {
@@ -394,6 +433,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_import_list_show_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xiezhi_dir_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_rows_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_edge_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gb18030_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_readable_by_others, setup, teardown),
