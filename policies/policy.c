@@ -528,6 +528,31 @@ done:
 	return rc;
 }
 
+/*
+ * Whoever can write a policy decides who gets the data, so the node's
+ * policies get the same care as its keys: owned by the node's user, not a
+ * symbolic link, writable by nobody else.
+ */
+static int
+check_trusted(const char *path, const char *file, struct xz_perror *e)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return xz_perror_set(e, path, 0, NULL, "cannot read: %s", strerror(errno));
+	if (file != NULL && !S_ISREG(st.st_mode))
+		return xz_perror_set(e, path, 0, NULL, "not a regular file (symbolic "
+		    "links are not followed in the policy directory)");
+	if (st.st_uid != geteuid())
+		return xz_perror_set(e, path, 0, NULL, "owned by uid %u, not by the node's "
+		    "user (uid %u): only the node's user may install policies",
+		    (unsigned)st.st_uid, (unsigned)geteuid());
+	if ((st.st_mode & 022) != 0)
+		return xz_perror_set(e, path, 0, NULL, "writable by group or others (mode "
+		    "%04o): run 'chmod go-w %s'", (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
 int
 xz_policy_load_dir(const char *dir, struct xz_policy **out, size_t *n,
     struct xz_perror *e)
@@ -539,7 +564,7 @@ xz_policy_load_dir(const char *dir, struct xz_policy **out, size_t *n,
 
 	if (e != NULL)
 		e->msg[0] = '\0';
-	if (list_yaml(dir, &names, &count, e) != 0)
+	if (check_trusted(dir, NULL, e) != 0 || list_yaml(dir, &names, &count, e) != 0)
 		return -1;
 	if ((ps = calloc(count ? count : 1, sizeof(*ps))) == NULL) {
 		xz_perror_set(e, dir, 0, NULL, "out of memory");
@@ -547,7 +572,7 @@ xz_policy_load_dir(const char *dir, struct xz_policy **out, size_t *n,
 	}
 	for (size_t i = 0; i < count; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (xz_policy_load(path, &ps[i], e) != 0)
+		if (check_trusted(path, names[i], e) != 0 || xz_policy_load(path, &ps[i], e) != 0)
 			goto done;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(ps[i].id, ps[j].id) == 0 &&

@@ -10,6 +10,8 @@
 #include <sodium.h>
 
 #include "testsupport.h"
+
+#include <sys/stat.h>
 #include "policy.h"
 
 /* A valid policy; broken cases below replace one line of it. */
@@ -369,12 +371,38 @@ test_load_dir(void **state)
 	struct xz_perror e;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/policies/examples", xzt_source_dir());
-	assert_int_equal(xz_policy_load_dir(dir, &ps, &n, &e), 0);
-	assert_true(n >= 5);
+	/* A node's policy directory: a private copy of the examples, so the
+	 * checkout's file modes do not matter. */
+	char *copy = xzt_mkdtemp("policy-examples");
+	static const char *const examples[] = {
+		"deceased-insurance-claims.yaml", "detention-transfer-overdue.yaml",
+		"fuel-tax.yaml", "political-rights-out-of-supervision.yaml",
+		"shell-companies-market.yaml",
+	};
+	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
+		size_t len;
+		snprintf(dir, sizeof(dir), "%s/policies/examples/%s", xzt_source_dir(),
+		    examples[i]);
+		char *text = xzt_read_file(dir, &len), *to = xzt_path(copy, examples[i]);
+		assert_non_null(text);
+		xzt_write_file(to, text, len);
+		assert_int_equal(chmod(to, 0644), 0);
+		free(text);
+		free(to);
+	}
+	assert_int_equal(xz_policy_load_dir(copy, &ps, &n, &e), 0);
+	assert_int_equal(n, 5);
 	/* Name order: deceased-... comes first. */
 	assert_string_equal(ps[0].id, "deceased-insurance-claims");
 	free(ps);
+	/* A policy others may write is refused, with the fix in the message. */
+	char *fuel = xzt_path(copy, "fuel-tax.yaml");
+	assert_int_equal(chmod(fuel, 0664), 0);
+	assert_int_equal(xz_policy_load_dir(copy, &ps, &n, &e), -1);
+	assert_non_null(strstr(e.msg, "chmod go-w"));
+	free(fuel);
+	xzt_rmtree(copy);
+	free(copy);
 
 	/* The same id and version in two files is refused, naming both. */
 	char *tmp = xzt_mkdtemp("policy-dir");
