@@ -99,9 +99,12 @@ seterr(struct xz_csv *c, const char *fmt, ...)
 static uint64_t
 count_lf(const void *s, size_t n)
 {
-	const unsigned char *p = s, *end = p + n;
+	const unsigned char *p = s, *end;
 	uint64_t k = 0;
 
+	if (n == 0)	/* s may be NULL: libcsv has no buffer before the first field */
+		return 0;
+	end = p + n;
 	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		k++;
 		p++;
