@@ -8,6 +8,7 @@ ASAN   ?= build-asan
 CTEST_FLAGS ?= --output-on-failure -V -j $(JOBS)
 
 .PHONY: all deps build build-asan check check-fast check-asan demo bench clean
+.PHONY: build-fuzz check-fuzz fuzz
 
 all: build
 
@@ -28,7 +29,7 @@ build-asan: deps $(ASAN)/CMakeCache.txt
 
 # Every cmocka test (unit and integration) through ctest, then the same
 # suite again under ASan+UBSan.
-check: check-fast check-asan
+check: check-fast check-asan check-fuzz
 
 check-fast: build
 	cd $(BUILD) && ctest $(CTEST_FLAGS)
@@ -37,8 +38,29 @@ check-asan: build-asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_FLAGS)
 
+# libFuzzer harnesses (docs/fuzzing.md): clang, ASan+UBSan, own build tree.
+# check-fuzz: seeds and recorded crashes once, then every harness for
+# CHECK_FUZZ_SECONDS (two at a time); fuzz: every harness for FUZZ_SECONDS.
+FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 600
+CHECK_FUZZ_SECONDS ?= 20
+
+$(FUZZ)/CMakeCache.txt: | deps
+	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug \
+	    -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DXIEZHI_SANITIZE=ON -DXIEZHI_FUZZ=ON
+
+build-fuzz: deps $(FUZZ)/CMakeCache.txt
+	cmake --build $(FUZZ) -j $(JOBS) --target fuzzers
+
+check-fuzz: build-fuzz
+	cd $(FUZZ) && ctest -R '^fuzz_' --output-on-failure
+	./tests/fuzz/run.sh $(FUZZ) $(CHECK_FUZZ_SECONDS)
+
+fuzz: build-fuzz
+	./tests/fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS)
+
 demo: build
 	./deploy/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

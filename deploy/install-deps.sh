@@ -14,7 +14,7 @@ libcmocka-dev
 libcsv-dev
 libutf8proc-dev
 libyaml-dev
-clang
+clang libclang-rt-14-dev
 "
 
 missing=""
