@@ -16,6 +16,8 @@ static const struct xz_cli_command commands[] = {
 	{ "dataset", xz_cmd_dataset, "import, list, show and drop datasets" },
 	{ "store",   xz_cmd_store,   "check the encrypted store page by page" },
 	{ "sample",  xz_cmd_sample,  "write a synthetic dataset (invented people) to try xiezhi" },
+	{ "crypto",  xz_cmd_crypto,  "cross-check the RFC 9497 OPRF (oprf, derive-key)" },
+	{ "bench",   xz_cmd_bench,   "benchmarks (psi, import)" },
 	{ "audit",   xz_cmd_audit,   "verify, export and prove the tamper-evident audit log" },
 	{ "keygen",  xz_cmd_keygen,  "make an approver's Ed25519 key pair (NAME.key, NAME.pub)" },
 	{ "policy",  xz_cmd_policy,  "check policy files and print their normalised form" },
