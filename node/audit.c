@@ -578,11 +578,38 @@ parse_dec(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
+/*
+ * Strict base64: exactly one text per byte string.  libsodium 1.0.18's
+ * decoder maps some bytes outside the alphabet to a valid value and ignores
+ * the unused bits of the last character, so a changed export line could
+ * decode to the same record; re-encoding and comparing closes both gaps.
+ */
 static int
 b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *outlen)
 {
-	return sodium_base642bin(out, cap, s, len, NULL, outlen, NULL,
-	    sodium_base64_VARIANT_ORIGINAL);
+	char *again;
+	size_t n, elen;
+	int rc = -1;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
+			return -1;
+	}
+	if (sodium_base642bin(out, cap, s, len, NULL, &n, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0)
+		return -1;
+	elen = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	if ((again = malloc(elen)) == NULL)
+		return -1;
+	sodium_bin2base64(again, elen, out, n, sodium_base64_VARIANT_ORIGINAL);
+	if (elen - 1 == len && memcmp(again, s, len) == 0) {
+		*outlen = n;
+		rc = 0;
+	}
+	free(again);
+	return rc;
 }
 
 /* One signature line (without its newline).  Counts lines from our key that
