@@ -51,7 +51,7 @@ parse_labels(struct xz_y *y, yaml_node_t *n, struct xz_request *r)
 	for (size_t i = 0; i < count; i++) {
 		yaml_node_t *it = xz_y_item(y, n, i);
 		xz_y_path_idx(kp, "request.labels", i);
-		if (xz_y_name(y, it, kp, r->labels[i], sizeof(r->labels[i])) != 0)
+		if (xz_y_column(y, it, kp, r->labels[i], sizeof(r->labels[i])) != 0)
 			return -1;
 		if (i > 0 && strcmp(r->labels[i - 1], r->labels[i]) >= 0)
 			return xz_y_fail(y, it, kp, "labels must be sorted and unique");

@@ -401,6 +401,39 @@ test_audited_and_rollback_refused(void **state)
 	free(old);
 }
 
+/* Column names in agencies' exports are Chinese: requests carry them. */
+static void
+test_request_with_chinese_label(void **state)
+{
+	struct fixture *f = *state;
+	char *req = xzt_path(f->tmp, "request.yaml"), *key = xzt_path(f->tmp, "chief");
+	char *keyfile = xzt_path(f->tmp, "chief.key");
+	struct xzt_run r;
+
+	r = X("keygen", "--out", key);
+	assert_int_equal(r.status, 0);
+	xzt_run_free(&r);
+	r = X("request", "create", "--out", req, "--requester", "spp.demo.gov.cn",
+	    "--responder", "civil.demo.gov.cn", "--policy", "deaths", "--policy-version",
+	    "1", "--dataset", "death-registry", "--mode", "intersect", "--label", "日期",
+	    "--query-size", "100", "--purpose", "test", "--case-number", "1",
+	    "--legal-basis", "test");
+	if (r.status != 0)
+		fail_msg("request create: %s", r.err);
+	xzt_run_free(&r);
+	r = X("request", "approve", req, "--key", keyfile);
+	if (r.status != 0)
+		fail_msg("request approve: %s", r.err);
+	xzt_run_free(&r);
+	r = X("request", "show", req);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "日期"));
+	xzt_run_free(&r);
+	free(req);
+	free(key);
+	free(keyfile);
+}
+
 static void
 test_usage_errors(void **state)
 {
@@ -440,6 +473,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audited_and_rollback_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_with_chinese_label, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
 	};
 
