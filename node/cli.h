@@ -68,6 +68,8 @@ int xz_cmd_audit(int argc, char **argv);
 int xz_cmd_keygen(int argc, char **argv);
 int xz_cmd_policy(int argc, char **argv);
 int xz_cmd_request(int argc, char **argv);
+int xz_cmd_config(int argc, char **argv);
+int xz_cmd_join(int argc, char **argv);
 /* 'xiezhi bench import' (node/bench_import.c), dispatched by 'xiezhi bench'. */
 int xz_bench_import(int argc, char **argv);
 

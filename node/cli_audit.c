@@ -861,9 +861,6 @@ join_diff(const struct join *a, const struct join *b, char *buf, size_t cap)
 		if (a->peer_size != b->local_size)
 			DIFF("A's peer_size %llu but B's local_size %llu; ",
 			    (unsigned long long)a->peer_size, (unsigned long long)b->local_size);
-		if (a->result_size != b->result_size)
-			DIFF("result_size A=%llu B=%llu; ", (unsigned long long)a->result_size,
-			    (unsigned long long)b->result_size);
 		if (memcmp(a->transcript, b->transcript, HLEN) != 0)
 			DIFF("transcript hashes differ; ");
 	}

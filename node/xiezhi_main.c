@@ -22,6 +22,8 @@ static const struct xz_cli_command commands[] = {
 	{ "keygen",  xz_cmd_keygen,  "make an approver's Ed25519 key pair (NAME.key, NAME.pub)" },
 	{ "policy",  xz_cmd_policy,  "check policy files and print their normalised form" },
 	{ "request", xz_cmd_request, "create, show, approve and dry-run join requests" },
+	{ "config",  xz_cmd_config,  "show and set the federation config (identity, TLS, peers)" },
+	{ "join",    xz_cmd_join,    "run an approved join against a peer and store the result" },
 };
 
 static void

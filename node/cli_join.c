@@ -1,0 +1,188 @@
+/*
+ * xiezhi join: run an approved join against a peer from the requester's
+ * side (node/requester.h).  The result stays in the node's encrypted store;
+ * what is printed is a summary (counts, ids, hashes), never the leads.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "decision.h"
+#include "requester.h"
+
+#define DEFAULT_TIMEOUT_S 3600
+
+static void
+join_usage(FILE *f)
+{
+	fputs("usage: xiezhi join --peer NAME --request FILE --dataset LOCAL --key COLUMN\n"
+	    "           [--timeout SECONDS | --timeout-ms MS] [--json] [--dir DIR]\n\n"
+	    "Sends the approved request FILE to peer NAME (a peer in xiezhi.conf),\n"
+	    "matches column COLUMN of the local dataset LOCAL against the peer's\n"
+	    "dataset with private set intersection, and stores the result (matches\n"
+	    "with their labels, the count, or the keys not found, by the request's\n"
+	    "mode) in this node's encrypted store, tables join_results and\n"
+	    "join_result_rows.  Both nodes record the join in their audit logs.\n"
+	    "--timeout bounds the whole join (default 3600 s).\n"
+	    "Exit status: 0 completed, 1 refused by the peer or failed, 2 usage.\n", f);
+}
+
+struct progress {
+	int on;
+	int drawn;
+};
+
+static void
+draw(void *arg, const char *phase, uint64_t done, uint64_t total)
+{
+	struct progress *p = arg;
+	char bar[31];
+	int fill;
+
+	if (!p->on)
+		return;
+	if (total > 0) {
+		fill = (int)(done * 30 / total);
+		memset(bar, '#', (size_t)fill);
+		memset(bar + fill, '.', (size_t)(30 - fill));
+		bar[30] = '\0';
+		fprintf(stderr, "\r%-8s [%s] %llu/%llu   ", phase, bar,
+		    (unsigned long long)done, (unsigned long long)total);
+	} else {
+		fprintf(stderr, "\r%-8s %llu batches received              ", phase,
+		    (unsigned long long)done);
+	}
+	p->drawn = 1;
+}
+
+static void
+print_text(const struct xz_join_outcome *o, int rc)
+{
+	char id[33], tr[65];
+
+	sodium_bin2hex(id, sizeof(id), o->request_id, 16);
+	sodium_bin2hex(tr, sizeof(tr), o->transcript, 32);
+	if (rc == 1) {
+		printf("refused   request %s by %s\nreason    %s: %s\n", id,
+		    o->peer_name[0] ? o->peer_name : "the peer",
+		    xz_verdict_name((enum xz_verdict)o->refusal_code), o->reason);
+		return;
+	}
+	printf("completed request %s with %s (%s)\n"
+	    "sent      %llu keys (%llu bytes); peer offered %llu records\n"
+	    "result    %llu %s; %llu rows stored in join_result_rows\n"
+	    "transcript %s\ntime      %.2f s\n", id, o->peer_name, o->mode,
+	    (unsigned long long)o->local_size, (unsigned long long)o->bytes_sent,
+	    (unsigned long long)o->peer_size, (unsigned long long)o->result_size,
+	    strcmp(o->mode, "difference") == 0 ? "keys not found at the peer" :
+	    "matches", (unsigned long long)o->stored_rows, tr, o->seconds);
+}
+
+static void
+print_json(const struct xz_join_outcome *o, int rc, const char *err)
+{
+	char id[33], tr[65];
+
+	sodium_bin2hex(id, sizeof(id), o->request_id, 16);
+	sodium_bin2hex(tr, sizeof(tr), o->transcript, 32);
+	printf("{\"request_id\": \"%s\", \"outcome\": \"%s\", \"peer\": ", id,
+	    rc == 0 ? "completed" : rc == 1 ? "refused" : "failed");
+	xz_json_string(stdout, o->peer_name);
+	printf(", \"mode\": ");
+	xz_json_string(stdout, o->mode);
+	if (rc == 1) {
+		printf(", \"refusal\": ");
+		xz_json_string(stdout, xz_verdict_name((enum xz_verdict)o->refusal_code));
+		printf(", \"reason\": ");
+		xz_json_string(stdout, o->reason);
+	} else if (rc < 0) {
+		printf(", \"error\": ");
+		xz_json_string(stdout, err);
+	} else {
+		printf(", \"local_size\": %llu, \"peer_size\": %llu, \"result_size\": %llu, "
+		    "\"stored_rows\": %llu, \"transcript\": \"%s\", \"bytes_sent\": %llu, "
+		    "\"bytes_received\": %llu, \"seconds\": %.3f",
+		    (unsigned long long)o->local_size, (unsigned long long)o->peer_size,
+		    (unsigned long long)o->result_size, (unsigned long long)o->stored_rows,
+		    tr, (unsigned long long)o->bytes_sent,
+		    (unsigned long long)o->bytes_received, o->seconds);
+	}
+	printf("}\n");
+}
+
+int
+xz_cmd_join(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "peer", required_argument, NULL, 'p' },
+		{ "request", required_argument, NULL, 'r' },
+		{ "dataset", required_argument, NULL, 's' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "timeout-ms", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct xz_join_opts o = {0};
+	struct xz_join_outcome out;
+	struct progress pr = {0};
+	const char *dir_opt = NULL;
+	uint64_t timeout = DEFAULT_TIMEOUT_S, timeout_ms = 0;
+	struct xz_diag d = {{0}};
+	int ch, json = 0, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'p': o.peer = optarg; break;
+		case 'r': o.request_file = optarg; break;
+		case 's': o.dataset = optarg; break;
+		case 'k': o.key_column = optarg; break;
+		case 't':
+			if (xz_parse_u64(optarg, 1, 86400, &timeout) != 0)
+				return xz_cli_usage_error("join", "--timeout must be 1 to 86400 "
+				    "seconds");
+			break;
+		case 'm':
+			if (xz_parse_u64(optarg, 1, 86400000, &timeout_ms) != 0)
+				return xz_cli_usage_error("join", "--timeout-ms must be 1 to "
+				    "86400000");
+			break;
+		case 'j': json = 1; break;
+		case 'd': dir_opt = optarg; break;
+		case 'h': join_usage(stdout); return XZ_EXIT_OK;
+		default: return xz_cli_usage_error("join", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return xz_cli_usage_error("join", "unexpected argument '%s'", argv[optind]);
+	if (o.peer == NULL || o.request_file == NULL || o.dataset == NULL ||
+	    o.key_column == NULL)
+		return xz_cli_usage_error("join", "--peer, --request, --dataset and --key "
+		    "are required");
+	if ((o.dir = xz_cli_node_dir(dir_opt)) == NULL)
+		return XZ_EXIT_USAGE;
+	o.deadline_ms = timeout_ms > 0 ? (int64_t)timeout_ms : (int64_t)timeout * 1000;
+	pr.on = !json && xz_cli_interactive();
+	o.progress = draw;
+	o.progress_arg = &pr;
+	rc = xz_requester_join(&o, &out, &d);
+	if (pr.drawn)
+		fputs("\r\033[K", stderr);
+	if (json)
+		print_json(&out, rc, d.msg);
+	if (rc < 0) {
+		xz_cli_error("join failed: %s", d.msg);
+		return XZ_EXIT_FAIL;
+	}
+	if (!json)
+		print_text(&out, rc);
+	if (rc == 1 && !json)
+		xz_cli_error("the peer refused the join: %s", out.reason);
+	return rc == 0 ? XZ_EXIT_OK : XZ_EXIT_FAIL;
+}

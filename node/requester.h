@@ -1,0 +1,59 @@
+/*
+ * The requester's side of a join (`xiezhi join`): sends an approved request
+ * to a peer named in the node config, runs the PSI engine's requester role
+ * over the Join call, checks the responder's signed receipt, and stores the
+ * result in the node's encrypted store together with its audit record.
+ *
+ * Tables (created on first use):
+ *   join_results(request_id BLOB PRIMARY KEY, peer, peer_identity, mode,
+ *                dataset, key_column, local_size, peer_size, result_size,
+ *                transcript BLOB, receipt BLOB, checkpoint TEXT, completed_at)
+ *   join_result_rows(request_id, pos, k TEXT, labels TEXT)
+ *       intersect: one row per (key, matching responder record), labels a
+ *       JSON object {"label": "value", ...} (NULL without labels);
+ *       difference: one row per key not found at the responder;
+ *       cardinality: no rows (the count is in join_results).
+ */
+#ifndef XZ_REQUESTER_H
+#define XZ_REQUESTER_H
+
+#include <stdint.h>
+
+#include "diag.h"
+
+struct xz_join_opts {
+	const char *dir;		/* node directory */
+	const char *peer;		/* peer NAME in the config */
+	const char *request_file;	/* approved request (YAML) */
+	const char *dataset;		/* local dataset */
+	const char *key_column;		/* its column to match on */
+	int64_t deadline_ms;		/* the whole call */
+	/* Called as the engine advances (may be NULL): elements sent of total,
+	 * then answer batches received. */
+	void (*progress)(void *arg, const char *phase, uint64_t done, uint64_t total);
+	void *progress_arg;
+};
+
+struct xz_join_outcome {
+	int refused;			/* the responder's policy said no */
+	uint32_t refusal_code;		/* enum xz_verdict of the responder */
+	char reason[1024];		/* its reason (sanitised) */
+	uint8_t request_id[16];
+	char mode[16];
+	char peer_name[65];		/* the responder's node name */
+	uint64_t local_size, peer_size, result_size, stored_rows;
+	uint8_t transcript[32];
+	uint64_t bytes_sent, bytes_received;
+	double seconds;
+};
+
+/*
+ * Runs the join.  Returns 0 when it completed and the result is stored,
+ * 1 when the responder refused (out->reason says why), -1 on any other
+ * failure (d says what failed; a join_aborted record was written once the
+ * request had left the node).
+ */
+int xz_requester_join(const struct xz_join_opts *o, struct xz_join_outcome *out,
+    struct xz_diag *d);
+
+#endif
