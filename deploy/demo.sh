@@ -6,7 +6,7 @@
 # Everything lives under BUILD/demo (wiped first).
 set -eu
 
-build=${1:-build}
+build=$(cd "${1:-build}" && pwd)
 xiezhi="$build/node/xiezhi"
 xiezhid="$build/node/xiezhid"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -110,7 +110,7 @@ sh "$here/pki/make-node.sh" "$demo/ca" "$demo/pki" procuratorate.demo.gov.cn >/d
 "$xiezhid" --dir "$demo/civil-affairs" --check
 
 step "10. The procuratorate imports the insurance claims it is checking (5,000)"
-# 300 claimants are in the death registry; the others are invented afresh.
+# 300 claims are taken from registered deaths; the other 4,700 are invented afresh.
 "$xiezhi" sample people --rows 4700 --out "$demo/other-claims.csv" --seed 7 >/dev/null
 { head -n 1 "$demo/death-registry.csv"
   sed -n '2,301p' "$demo/death-registry.csv"
