@@ -169,23 +169,6 @@ field_name_ok(const char *s, size_t len)
 	return 1;
 }
 
-/* Node names as node.c accepts them; they make the origin and key name. */
-static int
-node_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-			return 0;
-	}
-	return 1;
-}
-
 /* ======================================================================
  * Record encoding (§Records)
  * ==================================================================== */
@@ -509,7 +492,7 @@ static int
 note_key_init(struct note_key *k, const char *node_name, const uint8_t pk[32],
     struct xz_diag *d)
 {
-	if (!node_name_ok(node_name))
+	if (!xz_node_name_valid(node_name))
 		return xz_diag_set(d, "node name '%s' cannot name an audit log", node_name);
 	snprintf(k->origin, sizeof(k->origin), "%s" ORIGIN_SUFFIX, node_name);
 	snprintf(k->key_name, sizeof(k->key_name), "%s" KEYNAME_SUFFIX, node_name);

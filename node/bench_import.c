@@ -26,25 +26,6 @@ now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static void
-cpu_model(char *out, size_t cap)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(out, cap, "unknown CPU");
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-		char *colon = strchr(line, ':');
-		if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
-			snprintf(out, cap, "%s", colon + 2);
-			out[strcspn(out, "\n")] = '\0';
-			break;
-		}
-	}
-	if (f != NULL)
-		fclose(f);
-}
-
 static long long
 file_size(const char *path)
 {
@@ -94,7 +75,7 @@ run_bench(const char *tmp, uint64_t rows)
 	xz_node_close(node);	/* includes the final WAL checkpoint */
 	node = NULL;
 	t_imp = now_s() - t0;
-	cpu_model(model, sizeof(model));
+	xz_cli_cpu_model(model, sizeof(model));
 	printf("machine:        %s, %ld online cores\n", model, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("rows:           %llu (4 columns imported: cn_id key, text, decimal, date)\n",
 	    (unsigned long long)res->rows_imported);

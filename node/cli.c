@@ -139,3 +139,22 @@ xz_cli_actor(void)
 		snprintf(actor, sizeof(actor), "local:uid %u", (unsigned)geteuid());
 	return actor;
 }
+
+void
+xz_cli_cpu_model(char *out, size_t cap)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+
+	snprintf(out, cap, "unknown CPU");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *colon = strchr(line, ':');
+		if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
+			snprintf(out, cap, "%s", colon + 2);
+			out[strcspn(out, "\n")] = '\0';
+			break;
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+}

@@ -45,6 +45,9 @@ const char *xz_cli_node_dir(const char *dir_opt);
  */
 int xz_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* The CPU model from /proc/cpuinfo, for benchmark reports. */
+void xz_cli_cpu_model(char *out, size_t cap);
+
 /* The local operator, as audit records name them: "local:LOGIN". */
 const char *xz_cli_actor(void);
 

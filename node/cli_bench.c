@@ -367,31 +367,12 @@ done:
 }
 
 static void
-cpu_model(char *out, size_t cap)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(out, cap, "unknown CPU");
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-		char *colon = strchr(line, ':');
-		if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
-			snprintf(out, cap, "%s", colon + 2);
-			out[strcspn(out, "\n")] = '\0';
-			break;
-		}
-	}
-	if (f != NULL)
-		fclose(f);
-}
-
-static void
 bench_report(const struct bench *b, double total, double raw, size_t hwm_kib)
 {
 	char cpu[256];
 	uint64_t h2g = b->n + b->m, mults = 3 * b->n + b->m;
 
-	cpu_model(cpu, sizeof(cpu));
+	xz_cli_cpu_model(cpu, sizeof(cpu));
 	printf("PSI benchmark: mode %s, n = %llu, m = %llu, overlap = %llu, labels = %u B, "
 	    "threads = %u, batch = %u\n", b->mode == XZ_PSI_CARDINALITY ? "cardinality" : "intersect",
 	    (unsigned long long)b->n, (unsigned long long)b->m, (unsigned long long)b->overlap,

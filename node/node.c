@@ -354,8 +354,8 @@ check_schema(struct xz_node *node, struct xz_diag *d)
 	return 0;
 }
 
-static int
-valid_node_name(const char *name)
+int
+xz_node_name_valid(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -520,7 +520,7 @@ xz_node_init(const char *dir, const char *name, struct xz_diag *d)
 
 	if (key == NULL)
 		return xz_diag_set(d, "out of memory");
-	if (!valid_node_name(name)) {
+	if (!xz_node_name_valid(name)) {
 		xz_diag_set(d, "node name '%s' is not valid: use 1 to 64 letters, "
 		    "digits, '.', '-' or '_'", name);
 		goto done;

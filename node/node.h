@@ -27,6 +27,10 @@
 
 struct xz_node;
 
+/* Node names: 1 to 64 of [A-Za-z0-9._-]; they become the audit log's
+ * origin and key name, so every module checks them the same way. */
+int xz_node_name_valid(const char *name);
+
 /* Creates DIR (or uses it when empty) as a new node called name.
  * Refuses a directory that already holds a node or other files. */
 int xz_node_init(const char *dir, const char *name, struct xz_diag *d);
