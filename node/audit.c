@@ -97,6 +97,8 @@ static const struct type_info types[] = {
 	{ XZ_AUDIT_LEAD_STATUS_CHANGED, "lead_status_changed", 0,
 	    { { "lead", XZ_AUDIT_STR }, { "status", XZ_AUDIT_STR }, { NULL, 0 } } },
 	{ XZ_AUDIT_EXPORTED, "audit_exported", 0, { { NULL, 0 } } },
+	{ XZ_AUDIT_LEADS_EXPORTED, "leads_exported", 0,
+	    { { "format", XZ_AUDIT_STR }, { "count", XZ_AUDIT_INT }, { NULL, 0 } } },
 };
 
 static const struct type_info *

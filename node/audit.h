@@ -41,6 +41,7 @@ enum xz_audit_type {
 	XZ_AUDIT_DISCLOSURE = 50,
 	XZ_AUDIT_LEAD_STATUS_CHANGED = 60,
 	XZ_AUDIT_EXPORTED = 70,
+	XZ_AUDIT_LEADS_EXPORTED = 71,
 };
 
 enum xz_audit_kind {

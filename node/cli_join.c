@@ -5,12 +5,15 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "cli.h"
 #include "decision.h"
+#include "leads.h"
+#include "node.h"
 #include "requester.h"
 
 #define DEFAULT_TIMEOUT_S 3600
@@ -113,6 +116,38 @@ print_json(const struct xz_join_outcome *o, int rc, const char *err)
 	printf("}\n");
 }
 
+/*
+ * The matches become leads for the analysts at once (docs/leads.md).  The
+ * results are already committed with the join; if this step fails the join
+ * still stands and 'xiezhi leads create --request ID' finishes it.
+ */
+static void
+make_leads(const struct xz_join_opts *o, const struct xz_join_outcome *out, int quiet)
+{
+	struct xz_request_file *rf = calloc(1, sizeof(*rf));
+	struct xz_node *node = NULL;
+	struct xz_perror pe;
+	struct xz_diag d;
+	uint64_t n = 0;
+	char id[33];
+
+	xz_hex(out->request_id, sizeof(out->request_id), id, sizeof(id));
+	if (rf != NULL && xz_request_file_load(o->request_file, rf, &pe) != 0) {
+		free(rf);
+		rf = NULL;
+	}
+	if (xz_node_open(o->dir, &node, &d) != 0 ||
+	    xz_leads_create(node, out->request_id, rf != NULL ? &rf->req : NULL,
+	    xz_cli_actor(), &n, &d) < 0)
+		xz_cli_error("the join is stored, but its leads were not created: %s; "
+		    "run 'xiezhi leads create --request %s'", d.msg, id);
+	else if (!quiet)
+		printf("leads     %llu (see 'xiezhi leads list --request %s')\n",
+		    (unsigned long long)n, id);
+	xz_node_close(node);
+	free(rf);
+}
+
 int
 xz_cmd_join(int argc, char **argv)
 {
@@ -180,6 +215,8 @@ xz_cmd_join(int argc, char **argv)
 		xz_cli_error("join failed: %s", d.msg);
 		return XZ_EXIT_FAIL;
 	}
+	if (rc == 0 && strcmp(out.mode, "cardinality") != 0)
+		make_leads(&o, &out, json);
 	if (!json)
 		print_text(&out, rc);
 	if (rc == 1 && !json)
