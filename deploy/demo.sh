@@ -137,7 +137,14 @@ echo
 echo "The bureau's node logged (no identifiers, only ids and counts):"
 sed 's/^/  /' "$demo/civil-affairs.log"
 
-step "12. Auditors cross-check what both nodes recorded about the join"
+step "12. An analyst works the leads: claims made on the cards of the dead"
+"$xiezhi" leads list --dir "$demo/procuratorate" | head -n 6
+echo "  ..."
+"$xiezhi" leads update 1 --status verifying --dir "$demo/procuratorate" \
+	--note "Claim filed after the registered date of death; requesting the claim file."
+"$xiezhi" leads show 1 --dir "$demo/procuratorate"
+
+step "13. Auditors cross-check what both nodes recorded about the join"
 "$xiezhi" audit export --dir "$demo/civil-affairs" --out "$demo/civil-affairs-audit.export" >/dev/null
 "$xiezhi" audit export --dir "$demo/procuratorate" --out "$demo/procuratorate-audit.export" >/dev/null
 "$xiezhi" audit crosscheck "$demo/procuratorate-audit.export" "$demo/civil-affairs-audit.export" \

@@ -215,10 +215,10 @@ xz_cmd_join(int argc, char **argv)
 		xz_cli_error("join failed: %s", d.msg);
 		return XZ_EXIT_FAIL;
 	}
-	if (rc == 0 && strcmp(out.mode, "cardinality") != 0)
-		make_leads(&o, &out, json);
 	if (!json)
 		print_text(&out, rc);
+	if (rc == 0 && strcmp(out.mode, "cardinality") != 0)
+		make_leads(&o, &out, json);
 	if (rc == 1 && !json)
 		xz_cli_error("the peer refused the join: %s", out.reason);
 	return rc == 0 ? XZ_EXIT_OK : XZ_EXIT_FAIL;
