@@ -81,6 +81,7 @@ run_one() {
 	    --mode intersect --query-size "$n" --case-number "bench-$n" >/dev/null
 	"$bin/xiezhi" request approve "$work/req-$n.yaml" --key "$work/lead.key" >/dev/null
 	"$bin/xiezhi" request approve "$work/req-$n.yaml" --key "$work/officer.key" >/dev/null
+	: > "$work/owner.log"
 	"$bin/xiezhid" --dir "$work/owner" 2> "$work/owner.log" >/dev/null &
 	pid=$!
 	port=""

@@ -119,6 +119,7 @@ step "10. The procuratorate imports the insurance claims it is checking (5,000)"
 	--key 身份证号:cn_id --column 金额:decimal --column 日期:date
 
 step "11. The bureau's node serves; the procuratorate runs the approved join"
+: > "$demo/civil-affairs.log"
 "$xiezhid" --dir "$demo/civil-affairs" 2> "$demo/civil-affairs.log" &
 daemon=$!
 trap 'kill $daemon 2>/dev/null' EXIT
