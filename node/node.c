@@ -170,8 +170,8 @@ xz_node_db_error(struct xz_node *node, const char *what, struct xz_diag *d)
 		    "and retry (nothing was changed)", what, node->dir);
 	if (code == SQLITE_IOERR)
 		return xz_diag_set(d, "%s: I/O error on %s/store.db (%s); check the "
-		    "disk (nothing was changed)", what, node->dir,
-		    sqlite3_errmsg(node->db));
+		    "disk, then 'xiezhi store check' and 'xiezhi audit verify' before "
+		    "retrying", what, node->dir, sqlite3_errmsg(node->db));
 	if (code == SQLITE_BUSY)
 		return xz_diag_set(d, "%s: the store is busy (another xiezhi process "
 		    "holds a write lock for too long); retry", what);
