@@ -324,7 +324,7 @@ open_db(struct xz_node *node, const unsigned char key[STORE_KEY_LEN], int create
 	if (check_cipher_version(node, d) != 0)
 		goto done;
 	if (apply_key(node->db, key) != 0) {
-		xz_diag_set(d, "cannot set the store key on %s", path);
+		xz_diag_set(d, "cannot set the store key on %s (out of memory?)", path);
 		goto done;
 	}
 	/* The first read decrypts and authenticates page 1. */
@@ -457,7 +457,7 @@ static int
 sync_keys_dir(const char *dir, struct xz_diag *d)
 {
 	char *p = path_join(dir, "keys");
-	int rc = p != NULL && fsync_dir(p) == 0 ? 0 :
+	int rc = p == NULL ? xz_diag_set(d, "out of memory") : fsync_dir(p) == 0 ? 0 :
 	    xz_diag_set(d, "cannot sync %s/keys: %s", dir, strerror(errno));
 
 	free(p);

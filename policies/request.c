@@ -310,19 +310,15 @@ int
 xz_request_digest(const struct xz_request *r,
     unsigned char digest[XZ_REQUEST_DIGEST_LEN], struct xz_perror *e)
 {
-	unsigned char *buf;
+	/* On the stack: an allocation failure here would surface in the
+	 * decision as "bad signature", a refusal for the wrong reason. */
+	unsigned char buf[XZ_REQUEST_ENCODED_MAX];
 	size_t len;
-	int rc = -1;
 
-	if ((buf = malloc(XZ_REQUEST_ENCODED_MAX)) == NULL)
-		return xz_perror_set(e, NULL, 0, NULL, "out of memory");
-	if (xz_request_encode(r, buf, XZ_REQUEST_ENCODED_MAX, &len, e) != 0)
-		goto done;
+	if (xz_request_encode(r, buf, sizeof(buf), &len, e) != 0)
+		return -1;
 	crypto_hash_sha256(digest, buf, len);
-	rc = 0;
-done:
-	free(buf);
-	return rc;
+	return 0;
 }
 
 /* The signed message: context string, NUL, request digest. */
