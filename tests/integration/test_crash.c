@@ -30,16 +30,13 @@
  * printed; XZT_CRASH_DELAYS=12,250,... replays a given list of delays.
  * XZT_KEEP=1 keeps the node directories.
  */
-#include "testsupport.h"
+#include "federation.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -89,93 +86,10 @@ static int buckets[B_N];
 
 /* ---- running the programs ---- */
 
-static void
-runv(struct xzt_run *r, const char *const *args)
-{
-	const char *argv[48];
-	int n = 0;
-
-	argv[n++] = xzt_xiezhi_bin();
-	for (; *args != NULL && n < 47; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	xzt_run(r, argv, NULL, NULL);
-}
-
-#define RUN(r, ...) runv((r), (const char *const[]){ __VA_ARGS__, NULL })
-
-static void
-must(struct xzt_run *r, const char *what)
-{
-	if (r->status != 0)
-		fail_msg("%s failed (%d): %s%s", what, r->status, r->out, r->err);
-	xzt_run_free(r);
-}
-
 static char *
 tpath(const char *name)
 {
 	return xzt_path(fx.tmp, name);
-}
-
-static void
-sh(const char *script, const char *a1, const char *a2, const char *a3)
-{
-	char path[4400];
-	struct xzt_run r;
-
-	snprintf(path, sizeof(path), "%s/deploy/pki/%s", xzt_source_dir(), script);
-	xzt_run(&r, (const char *const[]){ "/bin/sh", path, a1, a2, a3, NULL }, NULL, NULL);
-	must(&r, script);
-}
-
-static pid_t
-spawn(const char *const argv[], const char *out, const char *err)
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int fe = open(err, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(127);
-		execv(argv[0], (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for pid for at most ms; returns its exit status (128+signal when
- * killed), or -1 after killing it when it did not end in time. */
-static int
-wait_child(pid_t pid, int ms)
-{
-	long long end = now_ms() + ms;
-	int st;
-
-	for (;;) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		if (w == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		if (w < 0 && errno != EINTR)
-			return -1;
-		if (now_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1;
-		}
-		usleep(10000);
-	}
 }
 
 /* ---- the two nodes ---- */
@@ -215,131 +129,50 @@ expected_rows(void)
 	return b;
 }
 
-static char *
-read_pub(const char *name)
-{
-	char *path = tpath(name), *k;
-	size_t len;
-
-	k = xzt_read_file(path, &len);
-	assert_non_null(k);
-	while (len > 0 && (k[len - 1] == '\n' || k[len - 1] == '\r'))
-		k[--len] = '\0';
-	free(path);
-	return k;
-}
-
 static void
 write_policy(void)
 {
-	char *lk = read_pub("lead.pub"), *ok = read_pub("officer.pub"), *p, text[4096];
-	int n;
+	char *p = xzt_path(fx.owner, "policies/crash.yaml");
 
-	n = snprintf(text, sizeof(text),
+	xzf_write_policy(fx.tmp, p,
 	    "id: crash\nversion: 1\npurpose: find taxpayers under investigation\n"
 	    "legal_basis: Criminal Procedure Law art. 8\nrequester: proc.example\n"
 	    "dataset: registry\nkey_column: code\nmodes: [intersect]\n"
 	    "labels: [district, amount]\nquery_size: {min: 10, max: 100000}\n"
 	    "budget:\n  joins_per_day: 100000\n  elements_per_30_days: 100000000\n"
-	    "valid:\n  from: 2020-01-01T00:00:00Z\n  until: 2099-01-01T00:00:00Z\n"
-	    "approvals:\n  threshold: 2\n  approvers:\n"
-	    "    - id: lead\n      role: deputy chief procurator\n      public_key: %s\n"
-	    "    - id: officer\n      role: data officer\n      public_key: %s\n", lk, ok);
-	assert_true(n > 0 && (size_t)n < sizeof(text));
-	p = xzt_path(fx.owner, "policies/crash.yaml");
-	xzt_write_file(p, text, (size_t)n);
-	free(p); free(lk); free(ok);
+	    "valid:\n  from: 2020-01-01T00:00:00Z\n  until: 2099-01-01T00:00:00Z\n");
+	free(p);
 }
 
-static void
-configure(const char *dir, const char *id)
-{
-	char ca[4400], cert[4400], key[4400];
-	struct xzt_run r;
-
-	snprintf(ca, sizeof(ca), "%s/ca/ca.pem", fx.tmp);
-	snprintf(cert, sizeof(cert), "%s/pki/%s.pem", fx.tmp, id);
-	snprintf(key, sizeof(key), "%s/pki/%s.key", fx.tmp, id);
-	RUN(&r, "config", "set", "identity", id, "tls_ca", ca, "tls_cert", cert, "tls_key", key,
-	    "--dir", dir);
-	must(&r, "config set");
-}
-
-/* Waits for "listening on port N" in the daemon's log; fails at once, with
- * the log, when the daemon exits instead (a store or anchor it refuses). */
-static int
-wait_port(void)
-{
-	for (int i = 0; i < 600; i++) {
-		size_t len;
-		char *t = xzt_read_file(fx.log, &len), *p;
-		long port = 0;
-		int st;
-
-		if (t != NULL && (p = strstr(t, "listening on port ")) != NULL)
-			port = strtol(p + strlen("listening on port "), NULL, 10);
-		if (port <= 0 && waitpid(fx.daemon, &st, WNOHANG) == fx.daemon) {
-			fx.daemon = 0;
-			fail_msg("xiezhid exited at start (status %d); its log:\n%s",
-			    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
-			    t != NULL ? t : "(none)");
-		}
-		free(t);
-		if (port > 0 && port < 65536)
-			return (int)port;
-		usleep(20000);
-	}
-	return 0;
-}
-
+/* Starts the owner's daemon and points the requester at it; fails at
+ * once, with the log, when the daemon exits instead (a store or anchor
+ * it refuses). */
 static void
 start_daemon(void)
 {
-	const char *argv[] = { xzt_xiezhid_bin(), "--dir", fx.owner, "--grace", "1", NULL };
-	char port[64];
-	struct xzt_run r;
+	int st = 0;
 
-	unlink(fx.log);
-	fx.daemon = spawn(argv, "/dev/null", fx.log);
-	fx.port = wait_port();
-	assert_true(fx.port > 0);
-	snprintf(port, sizeof(port), "127.0.0.1:%d", fx.port);
-	RUN(&r, "config", "set", "peer.tax.address", port, "peer.tax.identity", "tax.example",
-	    "--dir", fx.req);
-	must(&r, "config set peer");
+	fx.port = xzf_start_xiezhid(fx.owner, "1", fx.log, NULL, &fx.daemon, &st);
+	if (fx.port == 0) {
+		char *t = xzf_log_text(fx.log);
+		fail_msg("xiezhid exited at start (status %d); its log:\n%s", st, t);
+		free(t);
+	}
+	xzf_set_peer(fx.req, fx.port);
 }
 
 static int
 group_setup(void **state)
 {
-	struct xzt_run r;
-	char *p, ca[4400], pki[4400];
-
 	(void)state;
 	fx.tmp = xzt_mkdtemp("crash");
-	snprintf(fx.owner, sizeof(fx.owner), "%s/tax", fx.tmp);
-	snprintf(fx.req, sizeof(fx.req), "%s/proc", fx.tmp);
-	snprintf(fx.log, sizeof(fx.log), "%s/xiezhid.log", fx.tmp);
-	snprintf(ca, sizeof(ca), "%s/ca", fx.tmp);
-	snprintf(pki, sizeof(pki), "%s/pki", fx.tmp);
-	sh("make-ca.sh", ca, NULL, NULL);
-	sh("make-node.sh", ca, pki, "tax.example");
-	sh("make-node.sh", ca, pki, "proc.example");
-	RUN(&r, "init", "--dir", fx.owner, "--name", "tax"); must(&r, "init tax");
-	RUN(&r, "init", "--dir", fx.req, "--name", "proc"); must(&r, "init proc");
-	configure(fx.owner, "tax.example");
-	configure(fx.req, "proc.example");
-	RUN(&r, "config", "set", "listen", "127.0.0.1:0", "--dir", fx.owner); must(&r, "listen");
+	xzf_node_paths(fx.tmp, sizeof(fx.log), fx.owner, fx.req, fx.log);
+	xzf_two_nodes(fx.tmp, fx.owner, fx.req);
 	write_csvs();
-	p = tpath("owner.csv");
-	RUN(&r, "dataset", "import", "registry", "--csv", p, "--key", "code:text", "--column",
-	    "district:text", "--column", "amount:int", "--dir", fx.owner);
-	must(&r, "import registry"); free(p);
-	p = tpath("ask.csv");
-	RUN(&r, "dataset", "import", "watch", "--csv", p, "--key", "code:text", "--dir", fx.req);
-	must(&r, "import watch"); free(p);
-	p = tpath("lead"); RUN(&r, "keygen", "--out", p); must(&r, "keygen lead"); free(p);
-	p = tpath("officer"); RUN(&r, "keygen", "--out", p); must(&r, "keygen officer"); free(p);
+	xzf_import(fx.tmp, "owner.csv", "registry", fx.owner,
+	    (const char *const[]){ "district:text", "amount:int", NULL });
+	xzf_import(fx.tmp, "ask.csv", "watch", fx.req, NULL);
+	xzf_keygen_approvers(fx.tmp);
 	write_policy();
 	fx.expect_rows = expected_rows();
 	start_daemon();
@@ -356,7 +189,7 @@ group_teardown(void **state)
 		/* After all the restarts the daemon still stops cleanly (and,
 		 * under ASan, without a leak report turning its status to 1). */
 		kill(fx.daemon, SIGTERM);
-		if ((st = wait_child(fx.daemon, 20000)) != 0) {
+		if ((st = xzf_wait_child(fx.daemon, 20000)) != 0) {
 			size_t len;
 			char *t = xzt_read_file(fx.log, &len);
 			print_error("xiezhid ended with %d on SIGTERM; its log:\n%s\n", st,
@@ -390,14 +223,14 @@ is_hex32(const char *s)
 static char *
 make_request(int i, char id[33])
 {
-	char name[64], pol[4400], *out, *lk = tpath("lead.key"), *ok = tpath("officer.key");
+	char name[64], pol[4400], *out;
 	const char *p = NULL;
 	struct xzt_run r;
 
 	snprintf(name, sizeof(name), "req-%04d.yaml", i);
 	out = tpath(name);
 	snprintf(pol, sizeof(pol), "%s/policies/crash.yaml", fx.owner);
-	RUN(&r, "request", "create", "--out", out, "--from-policy", pol, "--responder",
+	XZF_RUN(&r, "request", "create", "--out", out, "--from-policy", pol, "--responder",
 	    "tax.example", "--mode", "intersect", "--label", "district", "--label", "amount",
 	    "--query-size", "1500", "--case-number", "2026-crash");
 	if (r.status != 0 || (p = strstr(r.out, "wrote request ")) == NULL ||
@@ -406,9 +239,7 @@ make_request(int i, char id[33])
 	memcpy(id, p + 14, 32);
 	id[32] = '\0';
 	xzt_run_free(&r);
-	RUN(&r, "request", "approve", out, "--key", lk); must(&r, "approve lead");
-	RUN(&r, "request", "approve", out, "--key", ok); must(&r, "approve officer");
-	free(lk); free(ok);
+	xzf_approve(fx.tmp, out, 2);
 	return out;
 }
 
@@ -510,7 +341,7 @@ view_of(const char *dir, const char *id, struct view *v)
 	char *line, *save = NULL;
 
 	memset(v, 0, sizeof(*v));
-	RUN(&r, "audit", "log", "--dir", dir, "--request", id, "--json");
+	XZF_RUN(&r, "audit", "log", "--dir", dir, "--request", id, "--json");
 	if (r.status != 0 || strncmp(r.out, "{\"node\":", 8) != 0)
 		fail_msg("audit log --request %s in %s: %d %s%s", id, dir, r.status, r.out, r.err);
 	v->text = strdup(r.out);
@@ -542,15 +373,15 @@ check_owner_store(int i, const char *when)
 	struct xzt_run r;
 	char what[128];
 
-	RUN(&r, "dataset", "list", "--dir", fx.owner);
+	XZF_RUN(&r, "dataset", "list", "--dir", fx.owner);
 	if (r.status != 0 || strstr(r.out, "registry") == NULL)
 		fail_msg("join %d: dataset list on the owner %s: %d %s%s", i, when, r.status,
 		    r.out, r.err);
 	xzt_run_free(&r);
 	snprintf(what, sizeof(what), "join %d: store check on the owner %s", i, when);
-	RUN(&r, "store", "check", "--dir", fx.owner); must(&r, what);
+	XZF_RUN(&r, "store", "check", "--dir", fx.owner); xzf_must(&r, what);
 	snprintf(what, sizeof(what), "join %d: audit verify on the owner %s", i, when);
-	RUN(&r, "audit", "verify", "--dir", fx.owner); must(&r, what);
+	XZF_RUN(&r, "audit", "verify", "--dir", fx.owner); xzf_must(&r, what);
 }
 
 /* Record-level rules for one request at the owner, whatever happened:
@@ -644,12 +475,12 @@ crash_one(int i, unsigned delay)
 	snprintf(ename, sizeof(ename), "join-%04d.err", i);
 	out = tpath(oname);
 	err = tpath(ename);
-	pid = spawn(argv, out, err);
+	pid = xzf_spawn(argv, NULL, out, err);
 	usleep((useconds_t)delay * 1000);
 	assert_int_equal(kill(fx.daemon, SIGKILL), 0);
-	assert_int_equal(wait_child(fx.daemon, 10000), 128 + SIGKILL);
+	assert_int_equal(xzf_wait_child(fx.daemon, 10000), 128 + SIGKILL);
 	fx.daemon = 0;
-	status = wait_child(pid, JOIN_WAIT_MS);
+	status = xzf_wait_child(pid, JOIN_WAIT_MS);
 	text = xzt_read_file(out, &len);
 	if (status != 0 && status != 1) {
 		char *e = xzt_read_file(err, &len);
@@ -678,7 +509,7 @@ crash_one(int i, unsigned delay)
 	}
 	check_owner_store(i, "after the restart");
 	snprintf(what, sizeof(what), "join %d: audit verify on the requester", i);
-	RUN(&r, "audit", "verify", "--dir", fx.req); must(&r, what);
+	XZF_RUN(&r, "audit", "verify", "--dir", fx.req); xzf_must(&r, what);
 	b = check_outcome(i, id, status, text != NULL ? text : "", &pre, &post);
 	print_message("join %3d: kill after %3u ms: %s\n", i, delay, bucket_name[b]);
 	free(pre.text); free(post.text); free(text);
@@ -697,14 +528,14 @@ test_join_without_kill_completes(void **state)
 	char id[33], *req = make_request(0, id), *rows;
 	struct view o;
 	struct xzt_run r;
-	long long t0 = now_ms(), n;
+	long long t0 = xzf_now_ms(), n;
 
 	(void)state;
-	RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", "watch", "--key", "code",
+	XZF_RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", "watch", "--key", "code",
 	    "--json", "--dir", fx.req);
 	if (r.status != 0)
 		fail_msg("join: %d %s%s", r.status, r.out, r.err);
-	print_message("an uninterrupted join takes %lld ms\n", now_ms() - t0);
+	print_message("an uninterrupted join takes %lld ms\n", xzf_now_ms() - t0);
 	assert_non_null(strstr(r.out, "\"outcome\": \"completed\""));
 	xzt_run_free(&r);
 	rows = stored_rows(id, &n);
@@ -750,7 +581,7 @@ test_sigkill_at_random_points(void **state)
 	static unsigned delays[MAX_JOINS];
 	const char *lg = getenv("XIEZHI_LONG_TESTS");
 	int joins = replay_delays(delays, MAX_JOINS);
-	long long t0 = now_ms();
+	long long t0 = xzf_now_ms();
 
 	(void)state;
 	if (joins == 0) {
@@ -760,7 +591,7 @@ test_sigkill_at_random_points(void **state)
 	}
 	for (int i = 1; i <= joins; i++)
 		buckets[crash_one(i, delays[i - 1])]++;
-	print_message("%d kills in %lld ms:", joins, now_ms() - t0);
+	print_message("%d kills in %lld ms:", joins, xzf_now_ms() - t0);
 	for (int b = 0; b < B_N; b++)
 		print_message(" %s %d;", bucket_name[b], buckets[b]);
 	print_message("\nreplay with XZT_CRASH_DELAYS=");
@@ -784,7 +615,7 @@ test_logs_pair_up_after_crashes(void **state)
 	int agree, only_req, differ;
 
 	(void)state;
-	RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", "watch", "--key", "code",
+	XZF_RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", "watch", "--key", "code",
 	    "--json", "--dir", fx.req);
 	if (r.status != 0)
 		fail_msg("join after the crashes: %d %s%s", r.status, r.out, r.err);
@@ -792,9 +623,9 @@ test_logs_pair_up_after_crashes(void **state)
 	rows = stored_rows(id, &n);
 	assert_int_equal(n, MATCHES);
 	assert_string_equal(rows, fx.expect_rows);
-	RUN(&r, "audit", "export", "--out", a, "--dir", fx.owner); must(&r, "export owner");
-	RUN(&r, "audit", "export", "--out", b, "--dir", fx.req); must(&r, "export requester");
-	RUN(&r, "audit", "crosscheck", a, b);
+	XZF_RUN(&r, "audit", "export", "--out", a, "--dir", fx.owner); xzf_must(&r, "export owner");
+	XZF_RUN(&r, "audit", "export", "--out", b, "--dir", fx.req); xzf_must(&r, "export requester");
+	XZF_RUN(&r, "audit", "crosscheck", a, b);
 	/* +2: the join before the kills and the one just run. */
 	agree = 2 + buckets[B_COMPLETED] + buckets[B_ABORTED] + buckets[B_RECOVERED] +
 	    buckets[B_RECOVERED_DISCLOSED];

@@ -24,7 +24,7 @@
  * XZT_KEEP=1 keeps the node directories; XZT_FAULT_LOGS=1 prints each
  * case's shim log tail.  XIEZHI_LONG_TESTS=1 sweeps every N.
  */
-#include "testsupport.h"
+#include "federation.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,8 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -62,42 +60,10 @@ static struct {
 
 /* ---- running the programs ---- */
 
-static void
-runv_env(struct xzt_run *r, const char *const *env, const char *const *args)
-{
-	const char *argv[48];
-	int n = 0;
-
-	argv[n++] = xzt_xiezhi_bin();
-	for (; *args != NULL && n < 47; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	xzt_run(r, argv, NULL, env);
-}
-
-#define RUN(r, ...) runv_env((r), NULL, (const char *const[]){ __VA_ARGS__, NULL })
-
-static void
-must(struct xzt_run *r, const char *what)
-{
-	if (r->status != 0)
-		fail_msg("%s failed (%d): %s%s", what, r->status, r->out, r->err);
-	xzt_run_free(r);
-}
-
 static char *
 tpath(const char *name)
 {
 	return xzt_path(fx.tmp, name);
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The shim's environment, as "K=V" strings in env (static storage, one
@@ -151,59 +117,6 @@ shim_calls(int *failed)
 	return n;
 }
 
-static void
-sh(const char *script, const char *a1, const char *a2, const char *a3)
-{
-	char path[4400];
-	struct xzt_run r;
-
-	snprintf(path, sizeof(path), "%s/deploy/pki/%s", xzt_source_dir(), script);
-	xzt_run(&r, (const char *const[]){ "/bin/sh", path, a1, a2, a3, NULL }, NULL, NULL);
-	must(&r, script);
-}
-
-static pid_t
-spawn(const char *const argv[], const char *const env[], const char *out, const char *err)
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int fe = open(err, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(127);
-		for (size_t i = 0; env != NULL && env[i] != NULL; i++)
-			putenv((char *)(uintptr_t)env[i]);
-		execv(argv[0], (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Waits for pid for at most ms; returns its exit status (128+signal when
- * killed), or -1 after killing it when it did not end in time. */
-static int
-wait_child(pid_t pid, int ms)
-{
-	long long end = now_ms() + ms;
-	int st;
-
-	for (;;) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		if (w == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		if (w < 0 && errno != EINTR)
-			return -1;
-		if (now_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1;
-		}
-		usleep(10000);
-	}
-}
-
 /* ---- the two nodes ---- */
 
 static void
@@ -222,90 +135,19 @@ write_csv(const char *name, int first, int last, int labels, int scale)
 	free(b);
 }
 
-static char *
-read_pub(const char *name)
-{
-	char *path = tpath(name), *k;
-	size_t len;
-
-	k = xzt_read_file(path, &len);
-	assert_non_null(k);
-	while (len > 0 && (k[len - 1] == '\n' || k[len - 1] == '\r'))
-		k[--len] = '\0';
-	free(path);
-	return k;
-}
-
 static void
 write_policy(void)
 {
-	char *lk = read_pub("lead.pub"), *ok = read_pub("officer.pub"), *p, text[4096];
-	int n;
+	char *p = xzt_path(fx.owner, "policies/faults.yaml");
 
-	n = snprintf(text, sizeof(text),
+	xzf_write_policy(fx.tmp, p,
 	    "id: faults\nversion: 1\npurpose: find taxpayers under investigation\n"
 	    "legal_basis: Criminal Procedure Law art. 8\nrequester: proc.example\n"
 	    "dataset: registry\nkey_column: code\nmodes: [intersect]\n"
 	    "labels: [district, amount]\nquery_size: {min: 10, max: 100000}\n"
 	    "budget:\n  joins_per_day: 100000\n  elements_per_30_days: 100000000\n"
-	    "valid:\n  from: 2020-01-01T00:00:00Z\n  until: 2099-01-01T00:00:00Z\n"
-	    "approvals:\n  threshold: 2\n  approvers:\n"
-	    "    - id: lead\n      role: deputy chief procurator\n      public_key: %s\n"
-	    "    - id: officer\n      role: data officer\n      public_key: %s\n", lk, ok);
-	assert_true(n > 0 && (size_t)n < sizeof(text));
-	p = xzt_path(fx.owner, "policies/faults.yaml");
-	xzt_write_file(p, text, (size_t)n);
-	free(p); free(lk); free(ok);
-}
-
-static void
-configure(const char *dir, const char *id)
-{
-	char ca[4400], cert[4400], key[4400];
-	struct xzt_run r;
-
-	snprintf(ca, sizeof(ca), "%s/ca/ca.pem", fx.tmp);
-	snprintf(cert, sizeof(cert), "%s/pki/%s.pem", fx.tmp, id);
-	snprintf(key, sizeof(key), "%s/pki/%s.key", fx.tmp, id);
-	RUN(&r, "config", "set", "identity", id, "tls_cert", cert, "tls_key", key, "tls_ca", ca,
-	    "--dir", dir);
-	must(&r, "config set");
-}
-
-/* Waits for "listening on port N" in the daemon's log.  Returns the port,
- * or 0 when the daemon exited instead (its status in *status). */
-static int
-wait_port(int *status)
-{
-	for (int i = 0; i < 1000; i++) {
-		size_t len;
-		char *t = xzt_read_file(fx.log, &len), *p;
-		long port = 0;
-		int st;
-
-		if (t != NULL && (p = strstr(t, "listening on port ")) != NULL)
-			port = strtol(p + strlen("listening on port "), NULL, 10);
-		free(t);
-		if (port > 0 && port < 65536)
-			return (int)port;
-		if (waitpid(fx.daemon, &st, WNOHANG) == fx.daemon) {
-			fx.daemon = 0;
-			*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-			return 0;
-		}
-		usleep(20000);
-	}
-	fail_msg("xiezhid did not start listening in 20 s");
-	return 0;
-}
-
-static char *
-daemon_log(void)
-{
-	size_t len;
-	char *t = xzt_read_file(fx.log, &len);
-
-	return t != NULL ? t : strdup("(none)");
+	    "valid:\n  from: 2020-01-01T00:00:00Z\n  until: 2099-01-01T00:00:00Z\n");
+	free(p);
 }
 
 /* Starts the owner's daemon, with the shim when env is not NULL.  Returns
@@ -313,26 +155,18 @@ daemon_log(void)
 static int
 start_daemon(const char *const *env)
 {
-	const char *argv[] = { xzt_xiezhid_bin(), "--dir", fx.owner, "--grace", "1", NULL };
-	char port[64];
-	struct xzt_run r;
 	int st = 0;
 
-	unlink(fx.log);
-	fx.daemon = spawn(argv, env, "/dev/null", fx.log);
-	fx.port = wait_port(&st);
+	fx.port = xzf_start_xiezhid(fx.owner, "1", fx.log, env, &fx.daemon, &st);
 	if (fx.port == 0) {
-		char *t = daemon_log();
+		char *t = xzf_log_text(fx.log);
 		if (env == NULL)
 			fail_msg("xiezhid exited at start (%d); its log:\n%s", st, t);
 		print_message("  xiezhid refused to start under the fault (%d): %s", st, t);
 		free(t);
 		return -1;
 	}
-	snprintf(port, sizeof(port), "127.0.0.1:%d", fx.port);
-	RUN(&r, "config", "set", "peer.tax.address", port, "peer.tax.identity", "tax.example",
-	    "--dir", fx.req);
-	must(&r, "config set peer");
+	xzf_set_peer(fx.req, fx.port);
 	return 0;
 }
 
@@ -346,7 +180,7 @@ stop_daemon(void)
 	if (fx.daemon <= 0)
 		return 0;
 	kill(fx.daemon, SIGTERM);
-	st = wait_child(fx.daemon, 20000);
+	st = xzf_wait_child(fx.daemon, 20000);
 	fx.daemon = 0;
 	return st;
 }
@@ -354,37 +188,18 @@ stop_daemon(void)
 static int
 group_setup(void **state)
 {
-	struct xzt_run r;
-	char *p, ca[4400], pki[4400];
-
 	(void)state;
 	fx.tmp = xzt_mkdtemp("faults");
-	snprintf(fx.owner, sizeof(fx.owner), "%s/tax", fx.tmp);
-	snprintf(fx.req, sizeof(fx.req), "%s/proc", fx.tmp);
-	snprintf(fx.log, sizeof(fx.log), "%s/xiezhid.log", fx.tmp);
+	xzf_node_paths(fx.tmp, sizeof(fx.log), fx.owner, fx.req, fx.log);
 	snprintf(fx.flog, sizeof(fx.flog), "%s/shim.log", fx.tmp);
-	snprintf(ca, sizeof(ca), "%s/ca", fx.tmp);
-	snprintf(pki, sizeof(pki), "%s/pki", fx.tmp);
-	sh("make-ca.sh", ca, NULL, NULL);
-	sh("make-node.sh", ca, pki, "tax.example");
-	sh("make-node.sh", ca, pki, "proc.example");
-	RUN(&r, "init", "--dir", fx.owner, "--name", "tax"); must(&r, "init tax");
-	RUN(&r, "init", "--dir", fx.req, "--name", "proc"); must(&r, "init proc");
-	configure(fx.owner, "tax.example");
-	configure(fx.req, "proc.example");
-	RUN(&r, "config", "set", "listen", "127.0.0.1:0", "--dir", fx.owner); must(&r, "listen");
+	xzf_two_nodes(fx.tmp, fx.owner, fx.req);
 	write_csv("owner.csv", 1, OWNER_N, 1, 3);
 	write_csv("new.csv", 1, NEW_N, 1, 5);
 	write_csv("ask.csv", ASK_FIRST, ASK_LAST, 0, 0);
-	p = tpath("owner.csv");
-	RUN(&r, "dataset", "import", "registry", "--csv", p, "--key", "code:text", "--column",
-	    "district:text", "--column", "amount:int", "--dir", fx.owner);
-	must(&r, "import registry"); free(p);
-	p = tpath("ask.csv");
-	RUN(&r, "dataset", "import", "watch", "--csv", p, "--key", "code:text", "--dir", fx.req);
-	must(&r, "import watch"); free(p);
-	p = tpath("lead"); RUN(&r, "keygen", "--out", p); must(&r, "keygen lead"); free(p);
-	p = tpath("officer"); RUN(&r, "keygen", "--out", p); must(&r, "keygen officer"); free(p);
+	xzf_import(fx.tmp, "owner.csv", "registry", fx.owner,
+	    (const char *const[]){ "district:text", "amount:int", NULL });
+	xzf_import(fx.tmp, "ask.csv", "watch", fx.req, NULL);
+	xzf_keygen_approvers(fx.tmp);
 	write_policy();
 	return 0;
 }
@@ -396,7 +211,7 @@ group_teardown(void **state)
 
 	(void)state;
 	if ((st = stop_daemon()) != 0) {
-		char *t = daemon_log();
+		char *t = xzf_log_text(fx.log);
 		print_error("xiezhid ended with %d on SIGTERM; its log:\n%s\n", st, t);
 		free(t);
 		rc = -1;
@@ -418,9 +233,9 @@ check_owner_store(const char *when)
 	char what[256];
 
 	snprintf(what, sizeof(what), "store check on the owner %s", when);
-	RUN(&r, "store", "check", "--dir", fx.owner); must(&r, what);
+	XZF_RUN(&r, "store", "check", "--dir", fx.owner); xzf_must(&r, what);
 	snprintf(what, sizeof(what), "audit verify on the owner %s", when);
-	RUN(&r, "audit", "verify", "--dir", fx.owner); must(&r, what);
+	XZF_RUN(&r, "audit", "verify", "--dir", fx.owner); xzf_must(&r, what);
 }
 
 /* Row count of dataset registry per `xiezhi dataset show`. */
@@ -431,7 +246,7 @@ registry_rows(const char *when)
 	const char *p;
 	long n;
 
-	RUN(&r, "dataset", "show", "registry", "--dir", fx.owner);
+	XZF_RUN(&r, "dataset", "show", "registry", "--dir", fx.owner);
 	if (r.status != 0 || (p = strstr(r.out, "\n  rows: ")) == NULL)
 		fail_msg("dataset show %s: %d %s%s", when, r.status, r.out, r.err);
 	n = strtol(p + 9, NULL, 10);
@@ -446,7 +261,7 @@ import_replace(const char *csv, const char *const *env, struct xzt_run *r)
 {
 	char *p = tpath(csv);
 
-	runv_env(r, env, (const char *const[]){ "dataset", "import", "registry", "--csv", p,
+	xzf_runv(r, env, (const char *const[]){ "dataset", "import", "registry", "--csv", p,
 	    "--key", "code:text", "--column", "district:text", "--column", "amount:int",
 	    "--replace", "--dir", fx.owner, NULL });
 	free(p);
@@ -516,7 +331,7 @@ test_import_fails_closed(void **state)
 	};
 	const char *lg = getenv("XIEZHI_LONG_TESTS");
 	int every = lg != NULL && strcmp(lg, "1") == 0;
-	long long t0 = now_ms();
+	long long t0 = xzf_now_ms();
 	struct xzt_run r;
 
 	(void)state;
@@ -548,7 +363,7 @@ test_import_fails_closed(void **state)
 					import_case(c, last = pts[k], total);
 		}
 	}
-	print_message("import cases took %lld ms\n", now_ms() - t0);
+	print_message("import cases took %lld ms\n", xzf_now_ms() - t0);
 }
 
 /* ---- the responder under faults ---- */
@@ -571,14 +386,14 @@ is_hex32(const char *s)
 static char *
 make_request(char id[33])
 {
-	char name[64], pol[4400], *out, *lk = tpath("lead.key"), *ok = tpath("officer.key");
+	char name[64], pol[4400], *out;
 	const char *p = NULL;
 	struct xzt_run r;
 
 	snprintf(name, sizeof(name), "req-%04d.yaml", ++fx.nreq);
 	out = tpath(name);
 	snprintf(pol, sizeof(pol), "%s/policies/faults.yaml", fx.owner);
-	RUN(&r, "request", "create", "--out", out, "--from-policy", pol, "--responder",
+	XZF_RUN(&r, "request", "create", "--out", out, "--from-policy", pol, "--responder",
 	    "tax.example", "--mode", "intersect", "--label", "district", "--label", "amount",
 	    "--query-size", "150", "--case-number", "2026-faults");
 	if (r.status != 0 || (p = strstr(r.out, "wrote request ")) == NULL ||
@@ -587,9 +402,7 @@ make_request(char id[33])
 	memcpy(id, p + 14, 32);
 	id[32] = '\0';
 	xzt_run_free(&r);
-	RUN(&r, "request", "approve", out, "--key", lk); must(&r, "approve lead");
-	RUN(&r, "request", "approve", out, "--key", ok); must(&r, "approve officer");
-	free(lk); free(ok);
+	xzf_approve(fx.tmp, out, 2);
 	return out;
 }
 
@@ -636,7 +449,7 @@ view_of(const char *dir, const char *id, struct view *v)
 	char *line, *save = NULL;
 
 	memset(v, 0, sizeof(*v));
-	RUN(&r, "audit", "log", "--dir", dir, "--request", id, "--json");
+	XZF_RUN(&r, "audit", "log", "--dir", dir, "--request", id, "--json");
 	if (r.status != 0 || strncmp(r.out, "{\"node\":", 8) != 0)
 		fail_msg("audit log --request %s in %s: %d %s%s", id, dir, r.status, r.out, r.err);
 	v->text = strdup(r.out);
@@ -676,7 +489,7 @@ run_join(const char *id, const char *req, long long *rows, struct view *rq, char
 	struct xzt_run r;
 	int st;
 
-	RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", "watch", "--key", "code",
+	XZF_RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", "watch", "--key", "code",
 	    "--json", "--dir", fx.req);
 	st = r.status;
 	if (st != 0 && st != 1)
@@ -701,7 +514,7 @@ static int r_count[R_N];
 static void
 check_daemon_names_disk(const char *what)
 {
-	char *t = daemon_log();
+	char *t = xzf_log_text(fx.log);
 
 	char *p = strstr(t, "I/O error"), *b, *e;
 
@@ -805,7 +618,7 @@ test_responder_fails_closed(void **state)
 	};
 	const char *lg = getenv("XIEZHI_LONG_TESTS");
 	int every = lg != NULL && strcmp(lg, "1") == 0;
-	long long t0 = now_ms();
+	long long t0 = xzf_now_ms();
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(sweeps) / sizeof(sweeps[0]); i++) {
@@ -825,7 +638,7 @@ test_responder_fails_closed(void **state)
 			r_count[responder_case(sweeps[i].op, sweeps[i].err,
 			    (unsigned long)n)]++;
 	}
-	print_message("responder cases in %lld ms:", now_ms() - t0);
+	print_message("responder cases in %lld ms:", xzf_now_ms() - t0);
 	for (int k = 0; k < R_N; k++)
 		print_message(" %s %d;", r_name[k], r_count[k]);
 	print_message("\n");

@@ -10,18 +10,16 @@
  * The tests run in order and share the nodes (cmocka runs a group's tests
  * in the order listed).
  */
-#include "testsupport.h"
+#include "federation.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -38,40 +36,6 @@ static struct {
 	int port;
 	const char *grace;
 } fx = { .grace = "2" };
-
-static void
-runv(struct xzt_run *r, const char *const *args)
-{
-	const char *argv[48];
-	int n = 0;
-
-	argv[n++] = xzt_xiezhi_bin();
-	for (; *args != NULL && n < 47; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	xzt_run(r, argv, NULL, NULL);
-}
-
-#define RUN(r, ...) runv((r), (const char *const[]){ __VA_ARGS__, NULL })
-
-static void
-must(struct xzt_run *r, const char *what)
-{
-	if (r->status != 0)
-		fail_msg("%s failed (%d): %s%s", what, r->status, r->out, r->err);
-	xzt_run_free(r);
-}
-
-static void
-sh(const char *script, const char *a1, const char *a2, const char *a3)
-{
-	char path[4400];
-	struct xzt_run r;
-
-	snprintf(path, sizeof(path), "%s/deploy/pki/%s", xzt_source_dir(), script);
-	xzt_run(&r, (const char *const[]){ "/bin/sh", path, a1, a2, a3, NULL }, NULL, NULL);
-	must(&r, script);
-}
 
 static char *
 tpath(const char *name)
@@ -104,95 +68,31 @@ write_csvs(void)
 static void
 write_policy(const char *file, const char *id, const char *dataset, const char *modes)
 {
-	char *lead = tpath("lead.pub"), *off = tpath("officer.pub"), *lk, *ok, *p, text[4096];
-	size_t l1, l2;
+	char *p, head[2048];
 	int n;
 
-	lk = xzt_read_file(lead, &l1);
-	ok = xzt_read_file(off, &l2);
-	while (l1 > 0 && (lk[l1 - 1] == '\n' || lk[l1 - 1] == '\r')) lk[--l1] = '\0';
-	while (l2 > 0 && (ok[l2 - 1] == '\n' || ok[l2 - 1] == '\r')) ok[--l2] = '\0';
-	n = snprintf(text, sizeof(text),
+	n = snprintf(head, sizeof(head),
 	    "id: %s\nversion: 1\npurpose: find retailers that sold fuel without tax\n"
 	    "legal_basis: Criminal Procedure Law art. 8\nrequester: proc.example\n"
 	    "dataset: %s\nkey_column: code\nmodes: [%s]\nlabels: [period, volume]\n"
 	    "query_size: {min: 10, max: 100000}\n"
 	    "budget:\n  joins_per_day: 100000\n  elements_per_30_days: 100000000\n"
-	    "valid:\n  from: 2020-01-01T00:00:00Z\n  until: 2099-01-01T00:00:00Z\n"
-	    "approvals:\n  threshold: 2\n  approvers:\n"
-	    "    - id: lead\n      role: deputy chief procurator\n      public_key: %s\n"
-	    "    - id: officer\n      role: data officer\n      public_key: %s\n",
-	    id, dataset, modes, lk, ok);
-	assert_true(n > 0 && (size_t)n < sizeof(text));
+	    "valid:\n  from: 2020-01-01T00:00:00Z\n  until: 2099-01-01T00:00:00Z\n",
+	    id, dataset, modes);
+	assert_true(n > 0 && (size_t)n < sizeof(head));
 	p = xzt_path(fx.tax, file);
-	xzt_write_file(p, text, (size_t)n);
-	free(p); free(lk); free(ok); free(lead); free(off);
-}
-
-static void
-configure(const char *dir, const char *id)
-{
-	char ca[4400], cert[4400], key[4400];
-	struct xzt_run r;
-
-	snprintf(ca, sizeof(ca), "%s/ca/ca.pem", fx.tmp);
-	snprintf(cert, sizeof(cert), "%s/pki/%s.pem", fx.tmp, id);
-	snprintf(key, sizeof(key), "%s/pki/%s.key", fx.tmp, id);
-	RUN(&r, "config", "set", "identity", id, "tls_ca", ca, "tls_cert", cert, "tls_key", key,
-	    "--dir", dir);
-	must(&r, "config set");
-}
-
-/* Waits for "listening on port N" in the daemon's log. */
-static int
-wait_port(const char *log)
-{
-	for (int i = 0; i < 200; i++) {
-		size_t len;
-		char *t = xzt_read_file(log, &len), *p;
-		int port = 0;
-		if (t != NULL && (p = strstr(t, "listening on port ")) != NULL)
-			port = atoi(p + strlen("listening on port "));
-		free(t);
-		if (port > 0)
-			return port;
-		usleep(50000);
-	}
-	return 0;
-}
-
-static pid_t
-spawn(const char *const argv[], const char *out, const char *err)
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int fe = open(err, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(127);
-		execv(argv[0], (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	return pid;
+	xzf_write_policy(fx.tmp, p, head);
+	free(p);
 }
 
 static void
 start_daemon(void)
 {
-	const char *argv[] = { xzt_xiezhid_bin(), "--dir", fx.tax, "--grace", fx.grace, NULL };
-	char port[64];
-	struct xzt_run r;
+	int st = 0;
 
-	unlink(fx.log);
-	fx.daemon = spawn(argv, "/dev/null", fx.log);
-	fx.port = wait_port(fx.log);
+	fx.port = xzf_start_xiezhid(fx.tax, fx.grace, fx.log, NULL, &fx.daemon, &st);
 	assert_true(fx.port > 0);
-	snprintf(port, sizeof(port), "127.0.0.1:%d", fx.port);
-	RUN(&r, "config", "set", "peer.tax.address", port, "peer.tax.identity", "tax.example",
-	    "--dir", fx.proc);
-	must(&r, "config set peer");
+	xzf_set_peer(fx.proc, fx.port);
 }
 
 static int
@@ -212,39 +112,17 @@ stop_daemon(void)
 static int
 group_setup(void **state)
 {
-	struct xzt_run r;
-	char *p, ca[4400], pki[4400];
-
 	(void)state;
 	fx.tmp = xzt_mkdtemp("federation");
-	snprintf(fx.tax, sizeof(fx.tax), "%s/tax", fx.tmp);
-	snprintf(fx.proc, sizeof(fx.proc), "%s/proc", fx.tmp);
-	snprintf(fx.log, sizeof(fx.log), "%s/xiezhid.log", fx.tmp);
-	snprintf(ca, sizeof(ca), "%s/ca", fx.tmp);
-	snprintf(pki, sizeof(pki), "%s/pki", fx.tmp);
-	sh("make-ca.sh", ca, NULL, NULL);
-	sh("make-node.sh", ca, pki, "tax.example");
-	sh("make-node.sh", ca, pki, "proc.example");
-	RUN(&r, "init", "--dir", fx.tax, "--name", "tax"); must(&r, "init tax");
-	RUN(&r, "init", "--dir", fx.proc, "--name", "proc"); must(&r, "init proc");
-	configure(fx.tax, "tax.example");
-	configure(fx.proc, "proc.example");
-	RUN(&r, "config", "set", "listen", "127.0.0.1:0", "--dir", fx.tax); must(&r, "listen");
+	xzf_node_paths(fx.tmp, sizeof(fx.log), fx.tax, fx.proc, fx.log);
+	xzf_two_nodes(fx.tmp, fx.tax, fx.proc);
 	write_csvs();
-	p = tpath("tax.csv");
-	RUN(&r, "dataset", "import", "filings", "--csv", p, "--key", "code:text", "--column",
-	    "period:text", "--column", "volume:int", "--dir", fx.tax);
-	must(&r, "import filings"); free(p);
-	p = tpath("proc.csv");
-	RUN(&r, "dataset", "import", "suspects", "--csv", p, "--key", "code:text", "--dir", fx.proc);
-	must(&r, "import suspects"); free(p);
-	p = tpath("big.csv");
-	RUN(&r, "dataset", "import", "big", "--csv", p, "--key", "code:text", "--dir", fx.tax);
-	must(&r, "import big tax");
-	RUN(&r, "dataset", "import", "bigq", "--csv", p, "--key", "code:text", "--dir", fx.proc);
-	must(&r, "import big proc"); free(p);
-	p = tpath("lead"); RUN(&r, "keygen", "--out", p); must(&r, "keygen"); free(p);
-	p = tpath("officer"); RUN(&r, "keygen", "--out", p); must(&r, "keygen"); free(p);
+	xzf_import(fx.tmp, "tax.csv", "filings", fx.tax,
+	    (const char *const[]){ "period:text", "volume:int", NULL });
+	xzf_import(fx.tmp, "proc.csv", "suspects", fx.proc, NULL);
+	xzf_import(fx.tmp, "big.csv", "big", fx.tax, NULL);
+	xzf_import(fx.tmp, "big.csv", "bigq", fx.proc, NULL);
+	xzf_keygen_approvers(fx.tmp);
 	write_policy("policies/fuel.yaml", "fuel", "filings", "intersect, cardinality, difference");
 	start_daemon();
 	return 0;
@@ -270,7 +148,7 @@ static char *
 make_request(const char *name, const char *policy, const char *mode, const char *labels,
     const char *qsize, int approvals)
 {
-	char *out = tpath(name), *lk = tpath("lead.key"), *ok = tpath("officer.key");
+	char *out = tpath(name);
 	const char *args[40];
 	char pol[4400];
 	struct xzt_run r;
@@ -288,17 +166,9 @@ make_request(const char *name, const char *policy, const char *mode, const char 
 		args[n++] = "--label"; args[n++] = labels;
 	}
 	args[n] = NULL;
-	runv(&r, args);
-	must(&r, "request create");
-	if (approvals >= 1) {
-		RUN(&r, "request", "approve", out, "--key", lk);
-		must(&r, "approve lead");
-	}
-	if (approvals >= 2) {
-		RUN(&r, "request", "approve", out, "--key", ok);
-		must(&r, "approve officer");
-	}
-	free(lk); free(ok);
+	xzf_runv(&r, NULL, args);
+	xzf_must(&r, "request create");
+	xzf_approve(fx.tmp, out, approvals);
 	return out;
 }
 
@@ -310,7 +180,7 @@ join(const char *req, const char *dataset, char id[33], char **json)
 	const char *p;
 	int st;
 
-	RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", dataset, "--key", "code",
+	XZF_RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", dataset, "--key", "code",
 	    "--json", "--dir", fx.proc);
 	st = r.status;
 	if ((p = strstr(r.out, "\"request_id\": \"")) != NULL) {
@@ -367,7 +237,7 @@ audit_log(const char *dir)
 	struct xzt_run r;
 	char *s;
 
-	RUN(&r, "audit", "log", "--dir", dir);
+	XZF_RUN(&r, "audit", "log", "--dir", dir);
 	assert_int_equal(r.status, 0);
 	s = strdup(r.out);
 	xzt_run_free(&r);
@@ -494,9 +364,9 @@ test_crosscheck_matches(void **state)
 	struct xzt_run r;
 
 	(void)state;
-	RUN(&r, "audit", "export", "--out", a, "--dir", fx.tax); must(&r, "export tax");
-	RUN(&r, "audit", "export", "--out", b, "--dir", fx.proc); must(&r, "export proc");
-	RUN(&r, "audit", "crosscheck", a, b);
+	XZF_RUN(&r, "audit", "export", "--out", a, "--dir", fx.tax); xzf_must(&r, "export tax");
+	XZF_RUN(&r, "audit", "export", "--out", b, "--dir", fx.proc); xzf_must(&r, "export proc");
+	XZF_RUN(&r, "audit", "crosscheck", a, b);
 	if (r.status != 0)
 		fail_msg("crosscheck: %s%s", r.out, r.err);
 	assert_non_null(strstr(r.out, "3 agree"));
@@ -589,7 +459,7 @@ test_killed_requester_aborts_responder(void **state)
 	(void)state;
 	int started = log_count("join started"), aborted = log_count("join aborted");
 
-	pid = spawn(argv, out, err);
+	pid = xzf_spawn(argv, NULL, out, err);
 	assert_true(wait_log("join started", started + 1, 20000));
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -617,7 +487,7 @@ test_killed_responder_leaves_no_leads(void **state)
 	(void)state;
 	int started = log_count("join started");
 
-	pid = spawn(argv, out, err);
+	pid = xzf_spawn(argv, NULL, out, err);
 	assert_true(wait_log("join started", started + 1, 20000));
 	kill(fx.daemon, SIGKILL);
 	waitpid(fx.daemon, &st, 0);
@@ -648,7 +518,7 @@ test_tiny_deadline_aborts_cleanly(void **state)
 	long long n;
 
 	(void)state;
-	RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", "suspects", "--key",
+	XZF_RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", "suspects", "--key",
 	    "code", "--json", "--timeout-ms", "1", "--dir", fx.proc);
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.out, "\"outcome\": \"failed\""));
@@ -769,17 +639,17 @@ test_wrong_server_identity_refused(void **state)
 	req = make_request("wrongid.yaml", "fuel", "intersect", NULL, "200", 2);
 	request_responder = "tax.example";
 	snprintf(port, sizeof(port), "127.0.0.1:%d", fx.port);
-	RUN(&r, "config", "set", "peer.tax.address", port, "peer.tax.identity", "proc.example",
+	XZF_RUN(&r, "config", "set", "peer.tax.address", port, "peer.tax.identity", "proc.example",
 	    "--dir", fx.proc);
-	must(&r, "config set wrong identity");
+	xzf_must(&r, "config set wrong identity");
 	before = audit_log(fx.tax);
 	assert_int_equal(join(req, "suspects", id, &json), 1);
 	assert_non_null(strstr(json, "\"outcome\": \"failed\""));
 	assert_true(strstr(json, "unavailable") != NULL || strstr(json, "unauthenticated") != NULL);
 	after = audit_log(fx.tax);
 	assert_string_equal(before, after);	/* nothing reached the responder */
-	RUN(&r, "config", "set", "peer.tax.identity", "tax.example", "--dir", fx.proc);
-	must(&r, "config set identity back");
+	XZF_RUN(&r, "config", "set", "peer.tax.identity", "tax.example", "--dir", fx.proc);
+	xzf_must(&r, "config set identity back");
 	free(before); free(after); free(json); free(req);
 }
 
@@ -801,7 +671,7 @@ test_sigterm_aborts_running_join(void **state)
 	assert_int_equal(stop_daemon(), 0);
 	fx.grace = "0";
 	start_daemon();
-	pid = spawn(argv, out, err);
+	pid = xzf_spawn(argv, NULL, out, err);
 	assert_true(wait_log("join started", 1, 20000));
 	assert_int_equal(stop_daemon(), 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);

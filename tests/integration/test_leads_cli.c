@@ -2,8 +2,8 @@
  * `xiezhi leads` end to end on the results of real joins: a throwaway CA and
  * node certificates (deploy/pki), a tax bureau "tax" answering from a real
  * xiezhid on 127.0.0.1, a procuratorate "proc" running `xiezhi join`, then
- * every leads subcommand on proc.  (The federation set-up follows
- * tests/integration/test_federation.c.)
+ * every leads subcommand on proc.  (The federation set-up is shared:
+ * tests/support/federation.h.)
  *
  * Planted data: tax holds K0001..K0060 with labels period = 2025Q(i%4+1)
  * and volume = 10*i; proc asks about K0041..K0075.  So the intersect join
@@ -11,16 +11,14 @@
  *
  * The tests run in order and share the nodes.
  */
-#include "testsupport.h"
+#include "federation.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -35,40 +33,6 @@ static struct {
 	char x_id[33], d_id[33];
 	char *x_req;
 } fx;
-
-static void
-runv(struct xzt_run *r, const char *const *args)
-{
-	const char *argv[48];
-	int n = 0;
-
-	argv[n++] = xzt_xiezhi_bin();
-	for (; *args != NULL && n < 47; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	xzt_run(r, argv, NULL, NULL);
-}
-
-#define RUN(r, ...) runv((r), (const char *const[]){ __VA_ARGS__, NULL })
-
-static void
-must(struct xzt_run *r, const char *what)
-{
-	if (r->status != 0)
-		fail_msg("%s failed (%d): %s%s", what, r->status, r->out, r->err);
-	xzt_run_free(r);
-}
-
-static void
-sh(const char *script, const char *a1, const char *a2, const char *a3)
-{
-	char path[4400];
-	struct xzt_run r;
-
-	snprintf(path, sizeof(path), "%s/deploy/pki/%s", xzt_source_dir(), script);
-	xzt_run(&r, (const char *const[]){ "/bin/sh", path, a1, a2, a3, NULL }, NULL, NULL);
-	must(&r, script);
-}
 
 static char *
 tpath(const char *name)
@@ -93,106 +57,36 @@ write_csvs(void)
 	xzt_write_file(p = tpath("proc.csv"), b, n); free(p);
 }
 
-static char *
-read_key(const char *name)
-{
-	char *p = tpath(name), *k;
-	size_t l;
-
-	k = xzt_read_file(p, &l);
-	while (l > 0 && (k[l - 1] == '\n' || k[l - 1] == '\r'))
-		k[--l] = '\0';
-	free(p);
-	return k;
-}
-
 static void
 write_policy(void)
 {
-	char *lk = read_key("lead.pub"), *ok = read_key("officer.pub"), *p, text[4096];
-	int n;
+	char *p = xzt_path(fx.tax, "policies/fuel.yaml");
 
-	n = snprintf(text, sizeof(text),
+	xzf_write_policy(fx.tmp, p,
 	    "id: fuel\nversion: 1\npurpose: find retailers that sold fuel without tax\n"
 	    "legal_basis: Criminal Procedure Law art. 8\nrequester: proc.example\n"
 	    "dataset: filings\nkey_column: code\nmodes: [intersect, difference]\n"
 	    "labels: [period, volume]\nquery_size: {min: 10, max: 100000}\n"
 	    "budget:\n  joins_per_day: 1000\n  elements_per_30_days: 1000000\n"
-	    "valid:\n  from: 2020-01-01T00:00:00Z\n  until: 2099-01-01T00:00:00Z\n"
-	    "approvals:\n  threshold: 2\n  approvers:\n"
-	    "    - id: lead\n      role: deputy chief procurator\n      public_key: %s\n"
-	    "    - id: officer\n      role: data officer\n      public_key: %s\n", lk, ok);
-	assert_true(n > 0 && (size_t)n < sizeof(text));
-	p = xzt_path(fx.tax, "policies/fuel.yaml");
-	xzt_write_file(p, text, (size_t)n);
-	free(p); free(lk); free(ok);
-}
-
-static void
-configure(const char *dir, const char *id)
-{
-	char ca[4400], cert[4400], key[4400];
-	struct xzt_run r;
-
-	snprintf(ca, sizeof(ca), "%s/ca/ca.pem", fx.tmp);
-	snprintf(cert, sizeof(cert), "%s/pki/%s.pem", fx.tmp, id);
-	snprintf(key, sizeof(key), "%s/pki/%s.key", fx.tmp, id);
-	RUN(&r, "config", "set", "identity", id, "tls_ca", ca, "tls_cert", cert, "tls_key", key,
-	    "--dir", dir);
-	must(&r, "config set");
-}
-
-static int
-wait_port(const char *log)
-{
-	for (int i = 0; i < 200; i++) {
-		size_t len;
-		char *t = xzt_read_file(log, &len), *p;
-		uint64_t port = 0;
-		if (t != NULL && (p = strstr(t, "listening on port ")) != NULL) {
-			p += strlen("listening on port ");
-			while (*p >= '0' && *p <= '9' && port < 65536)
-				port = port * 10 + (uint64_t)(*p++ - '0');
-		}
-		free(t);
-		if (port > 0 && port < 65536)
-			return (int)port;
-		usleep(50000);
-	}
-	return 0;
+	    "valid:\n  from: 2020-01-01T00:00:00Z\n  until: 2099-01-01T00:00:00Z\n");
+	free(p);
 }
 
 static void
 start_daemon(void)
 {
-	const char *argv[] = { xzt_xiezhid_bin(), "--dir", fx.tax, "--grace", "2", NULL };
-	char port[64];
-	struct xzt_run r;
-	int p;
+	int st = 0, port;
 
-	fx.daemon = fork();
-	assert_true(fx.daemon >= 0);
-	if (fx.daemon == 0) {
-		int fo = open("/dev/null", O_WRONLY);
-		int fe = open(fx.log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(127);
-		execv(argv[0], (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	p = wait_port(fx.log);
-	assert_true(p > 0);
-	snprintf(port, sizeof(port), "127.0.0.1:%d", p);
-	RUN(&r, "config", "set", "peer.tax.address", port, "peer.tax.identity", "tax.example",
-	    "--dir", fx.proc);
-	must(&r, "config set peer");
+	port = xzf_start_xiezhid(fx.tax, "2", fx.log, NULL, &fx.daemon, &st);
+	assert_true(port > 0);
+	xzf_set_peer(fx.proc, port);
 }
 
 /* Creates a request approved by both approvers; returns its path. */
 static char *
 make_request(const char *name, const char *mode, int labels)
 {
-	char *out = tpath(name), *lk = tpath("lead.key"), *ok = tpath("officer.key");
+	char *out = tpath(name);
 	char pol[4400];
 	const char *args[32];
 	struct xzt_run r;
@@ -210,11 +104,9 @@ make_request(const char *name, const char *mode, int labels)
 		args[n++] = "--label"; args[n++] = "volume";
 	}
 	args[n] = NULL;
-	runv(&r, args);
-	must(&r, "request create");
-	RUN(&r, "request", "approve", out, "--key", lk); must(&r, "approve lead");
-	RUN(&r, "request", "approve", out, "--key", ok); must(&r, "approve officer");
-	free(lk); free(ok);
+	xzf_runv(&r, NULL, args);
+	xzf_must(&r, "request create");
+	xzf_approve(fx.tmp, out, 2);
 	return out;
 }
 
@@ -224,7 +116,7 @@ join(const char *req, char id[33])
 	struct xzt_run r;
 	const char *p;
 
-	RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", "suspects", "--key",
+	XZF_RUN(&r, "join", "--peer", "tax", "--request", req, "--dataset", "suspects", "--key",
 	    "code", "--json", "--dir", fx.proc);
 	if (r.status != 0 || (p = strstr(r.out, "\"request_id\": \"")) == NULL)
 		fail_msg("join (%d): %s%s", r.status, r.out, r.err);
@@ -236,34 +128,17 @@ join(const char *req, char id[33])
 static int
 group_setup(void **state)
 {
-	struct xzt_run r;
-	char *p, ca[4400], pki[4400], *dreq;
+	char *dreq;
 
 	(void)state;
 	fx.tmp = xzt_mkdtemp("leads-cli");
-	snprintf(fx.tax, sizeof(fx.tax), "%s/tax", fx.tmp);
-	snprintf(fx.proc, sizeof(fx.proc), "%s/proc", fx.tmp);
-	snprintf(fx.log, sizeof(fx.log), "%s/xiezhid.log", fx.tmp);
-	snprintf(ca, sizeof(ca), "%s/ca", fx.tmp);
-	snprintf(pki, sizeof(pki), "%s/pki", fx.tmp);
-	sh("make-ca.sh", ca, NULL, NULL);
-	sh("make-node.sh", ca, pki, "tax.example");
-	sh("make-node.sh", ca, pki, "proc.example");
-	RUN(&r, "init", "--dir", fx.tax, "--name", "tax"); must(&r, "init tax");
-	RUN(&r, "init", "--dir", fx.proc, "--name", "proc"); must(&r, "init proc");
-	configure(fx.tax, "tax.example");
-	configure(fx.proc, "proc.example");
-	RUN(&r, "config", "set", "listen", "127.0.0.1:0", "--dir", fx.tax); must(&r, "listen");
+	xzf_node_paths(fx.tmp, sizeof(fx.log), fx.tax, fx.proc, fx.log);
+	xzf_two_nodes(fx.tmp, fx.tax, fx.proc);
 	write_csvs();
-	p = tpath("tax.csv");
-	RUN(&r, "dataset", "import", "filings", "--csv", p, "--key", "code:text", "--column",
-	    "period:text", "--column", "volume:int", "--dir", fx.tax);
-	must(&r, "import filings"); free(p);
-	p = tpath("proc.csv");
-	RUN(&r, "dataset", "import", "suspects", "--csv", p, "--key", "code:text", "--dir", fx.proc);
-	must(&r, "import suspects"); free(p);
-	p = tpath("lead"); RUN(&r, "keygen", "--out", p); must(&r, "keygen"); free(p);
-	p = tpath("officer"); RUN(&r, "keygen", "--out", p); must(&r, "keygen"); free(p);
+	xzf_import(fx.tmp, "tax.csv", "filings", fx.tax,
+	    (const char *const[]){ "period:text", "volume:int", NULL });
+	xzf_import(fx.tmp, "proc.csv", "suspects", fx.proc, NULL);
+	xzf_keygen_approvers(fx.tmp);
 	write_policy();
 	start_daemon();
 	fx.x_req = make_request("x.yaml", "intersect", 1);
@@ -300,16 +175,16 @@ test_create_is_idempotent(void **state)
 	(void)state;
 	/* 'xiezhi join' made the leads already; create again changes nothing. */
 	(void)want;
-	RUN(&r, "leads", "create", "--request", fx.x_id, "--request-file", fx.x_req,
+	XZF_RUN(&r, "leads", "create", "--request", fx.x_id, "--request-file", fx.x_req,
 	    "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "were created before (20 leads); nothing changed"));
 	xzt_run_free(&r);
-	RUN(&r, "leads", "create", "--request", fx.x_id, "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "create", "--request", fx.x_id, "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "were created before (20 leads); nothing changed"));
 	xzt_run_free(&r);
-	RUN(&r, "leads", "create", "--request", fx.d_id, "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "create", "--request", fx.d_id, "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "were created before (15 leads)"));
 	xzt_run_free(&r);
@@ -326,14 +201,14 @@ test_create_refusals(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		RUN(&r, "leads", "create", "--request", cases[i].req, "--dir", fx.proc);
+		XZF_RUN(&r, "leads", "create", "--request", cases[i].req, "--dir", fx.proc);
 		assert_int_equal(r.status, cases[i].status);
 		if (strstr(r.err, cases[i].msg) == NULL)
 			fail_msg("case %zu: %s", i, r.err);
 		xzt_run_free(&r);
 	}
 	/* The request file of another join. */
-	RUN(&r, "leads", "create", "--request", fx.d_id, "--request-file", fx.x_req,
+	XZF_RUN(&r, "leads", "create", "--request", fx.d_id, "--request-file", fx.x_req,
 	    "--dir", fx.proc);
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "the request file is request"));
@@ -353,11 +228,11 @@ test_list_matches_the_planted_sets(void **state)
 	for (int i = 41; i <= 60; i++)
 		used += (size_t)snprintf(want + used, sizeof(want) - used,
 		    "%-7d %-10s %.8s %-10s K%04d\n", i - 40, "new", fx.x_id, "intersect", i);
-	RUN(&r, "leads", "list", "--request", fx.x_id, "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "list", "--request", fx.x_id, "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	assert_string_equal(r.out, want);
 	xzt_run_free(&r);
-	RUN(&r, "leads", "list", "--json", "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "list", "--json", "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	for (int i = 61; i <= 75; i++) {
 		snprintf(line, sizeof(line), "\"mode\": \"difference\", \"key\": \"K%04d\", "
@@ -368,7 +243,7 @@ test_list_matches_the_planted_sets(void **state)
 	assert_non_null(strstr(r.out, "\"key\": \"K0050\", \"labels\": \"{\\\"period\\\": "
 	    "\\\"2025Q3\\\", \\\"volume\\\": \\\"500\\\"}\""));
 	xzt_run_free(&r);
-	RUN(&r, "leads", "list", "--status", "open", "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "list", "--status", "open", "--dir", fx.proc);
 	assert_int_equal(r.status, 2);
 	xzt_run_free(&r);
 }
@@ -387,16 +262,16 @@ test_update_show_and_audit(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		RUN(&r, "leads", "update", "10", "--status", steps[i].status, "--note",
+		XZF_RUN(&r, "leads", "update", "10", "--status", steps[i].status, "--note",
 		    steps[i].note, "--dir", fx.proc);
 		if (r.status != steps[i].exit)
 			fail_msg("step %zu: %d %s%s", i, r.status, r.out, r.err);
 		xzt_run_free(&r);
 	}
-	RUN(&r, "leads", "update", "10", "--status", "referred", "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "update", "10", "--status", "referred", "--dir", fx.proc);
 	assert_int_equal(r.status, 2);	/* no note */
 	xzt_run_free(&r);
-	RUN(&r, "leads", "show", "10", "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "show", "10", "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "lead        10\nstatus      confirmed\nkey         K0050\n"
 	    "labels      {\"period\": \"2025Q3\", \"volume\": \"500\"}\n"));
@@ -408,7 +283,7 @@ test_update_show_and_audit(void **state)
 	assert_non_null(strstr(r.out, "verifying  -> confirmed  by local:"));
 	xzt_run_free(&r);
 	/* Two changes on record, by number; the key and the note are not. */
-	RUN(&r, "audit", "log", "--type", "lead_status_changed", "--dir", fx.proc);
+	XZF_RUN(&r, "audit", "log", "--type", "lead_status_changed", "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	log = r.out;
 	assert_non_null(strstr(log, "lead=\"10\""));
@@ -417,10 +292,10 @@ test_update_show_and_audit(void **state)
 	assert_null(strstr(log, "K0050"));
 	assert_null(strstr(log, "filed nothing"));
 	xzt_run_free(&r);
-	RUN(&r, "audit", "verify", "--dir", fx.proc);
+	XZF_RUN(&r, "audit", "verify", "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	xzt_run_free(&r);
-	RUN(&r, "leads", "list", "--status", "confirmed", "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "list", "--status", "confirmed", "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "\n10      confirmed"));
 	assert_null(strstr(r.out, "\n11 "));
@@ -433,18 +308,18 @@ test_show_neutralises_peer_text(void **state)
 	struct xzt_run r;
 
 	(void)state;
-	RUN(&r, "leads", "show", "5", "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "show", "5", "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "key         K0045\n"
 	    "labels      {\"period\": \"2025Q2?evil\", \"volume\": \"450\"}\n"));
 	assert_null(strstr(r.out, "\xe2\x80\xae"));
 	xzt_run_free(&r);
 	/* JSON keeps the value as received (it is data, not terminal text). */
-	RUN(&r, "leads", "show", "5", "--json", "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "show", "5", "--json", "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "2025Q2\xe2\x80\xae" "evil"));
 	xzt_run_free(&r);
-	RUN(&r, "leads", "show", "999", "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "show", "999", "--dir", fx.proc);
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "there is no lead 999"));
 	xzt_run_free(&r);
@@ -461,9 +336,9 @@ test_export(void **state)
 	size_t len;
 
 	(void)state;
-	RUN(&r, "leads", "export", "--format", "csv", "--out", csv, "--status", "confirmed",
+	XZF_RUN(&r, "leads", "export", "--format", "csv", "--out", csv, "--status", "confirmed",
 	    "--dir", fx.proc);
-	must(&r, "export csv");
+	xzf_must(&r, "export csv");
 	text = xzt_read_file(csv, &len);
 	snprintf(line, sizeof(line), "10,%s,intersect,K0050,\"{\"\"period\"\": \"\"2025Q3\"\", "
 	    "\"\"volume\"\": \"\"500\"\"}\",,confirmed,", fx.x_id);
@@ -473,17 +348,17 @@ test_export(void **state)
 	free(text);
 	assert_int_equal(stat(csv, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
-	RUN(&r, "leads", "export", "--format", "json", "--out", json, "--dir", fx.proc);
-	must(&r, "export json");
+	XZF_RUN(&r, "leads", "export", "--format", "json", "--out", json, "--dir", fx.proc);
+	xzf_must(&r, "export json");
 	text = xzt_read_file(json, &len);
 	assert_non_null(strstr(text, "\"key\": \"K0075\""));
 	free(text);
 	/* Never over an existing file. */
-	RUN(&r, "leads", "export", "--format", "csv", "--out", json, "--dir", fx.proc);
+	XZF_RUN(&r, "leads", "export", "--format", "csv", "--out", json, "--dir", fx.proc);
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "already exists"));
 	xzt_run_free(&r);
-	RUN(&r, "audit", "log", "--type", "leads_exported", "--dir", fx.proc);
+	XZF_RUN(&r, "audit", "log", "--type", "leads_exported", "--dir", fx.proc);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "what=\"leads\""));
 	assert_non_null(strstr(r.out, "count=1"));
