@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "node.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -157,4 +158,19 @@ xz_cli_cpu_model(char *out, size_t cap)
 	}
 	if (f != NULL)
 		fclose(f);
+}
+
+int
+xz_cli_open_node(const char *dir_opt, const char *cmd, struct xz_node **node)
+{
+	const char *dir = xz_cli_node_dir(dir_opt);
+	struct xz_diag d;
+
+	if (dir == NULL)
+		return XZ_EXIT_USAGE;
+	if (xz_node_open(dir, node, &d) != 0) {
+		xz_cli_error("%s: %s", cmd, d.msg);
+		return XZ_EXIT_FAIL;
+	}
+	return XZ_EXIT_OK;
 }

@@ -40,6 +40,13 @@ int xz_cli_usage_error(const char *cmd, const char *fmt, ...)
 const char *xz_cli_node_dir(const char *dir_opt);
 
 /*
+ * Opens the node at --dir/XIEZHI_DIR; on failure prints "xiezhi: CMD: why"
+ * and returns the exit code (XZ_EXIT_OK when *node is open).
+ */
+struct xz_node;
+int xz_cli_open_node(const char *dir_opt, const char *cmd, struct xz_node **node);
+
+/*
  * Strict unsigned decimal parse of the whole string into [min, max].
  * Returns 0, or -1 for empty input, signs, junk, or out of range.
  */

@@ -293,21 +293,6 @@ parse_opts(const char *sub, int argc, char **argv, struct opts *o)
 }
 
 static int
-open_node(const struct opts *o, struct xz_node **node)
-{
-	const char *dir = xz_cli_node_dir(o->dir);
-	struct xz_diag d;
-
-	if (dir == NULL)
-		return XZ_EXIT_USAGE;
-	if (xz_node_open(dir, node, &d) != 0) {
-		xz_cli_error("%s", d.msg);
-		return XZ_EXIT_FAIL;
-	}
-	return XZ_EXIT_OK;
-}
-
-static int
 no_args(const char *sub, const struct opts *o)
 {
 	if (o->nargs != 0)
@@ -329,7 +314,7 @@ cmd_verify(const struct opts *o)
 
 	if (no_args("verify", o) != 0)
 		return XZ_EXIT_USAGE;
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "audit", &node)) != XZ_EXIT_OK)
 		return rc;
 	if (xz_audit_verify(node, &st, &d) != 0) {
 		xz_cli_error("audit verify: FAILED: %s", d.msg);
@@ -427,7 +412,7 @@ cmd_log(const struct opts *o)
 
 	if (no_args("log", o) != 0 || log_filter_init(o, &f) != 0)
 		return XZ_EXIT_USAGE;
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "audit", &node)) != XZ_EXIT_OK)
 		return rc;
 	if (f.json) {
 		printf("{\"node\":");
@@ -514,7 +499,7 @@ cmd_export(const struct opts *o)
 		return XZ_EXIT_USAGE;
 	if (o->out == NULL)
 		return xz_cli_usage_error("audit", "audit export needs --out FILE");
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "audit", &node)) != XZ_EXIT_OK)
 		return rc;
 	operator_actor(actor, sizeof(actor));
 	ev.actor = actor;
@@ -609,7 +594,7 @@ cmd_prove(const struct opts *o)
 		return xz_cli_usage_error("audit", "audit prove needs --seq N (a record number)");
 	if (o->size != NULL && xz_parse_u64(o->size, 1, INT64_MAX, &size) != 0)
 		return xz_cli_usage_error("audit", "--size must be a tree size >= 1");
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "audit", &node)) != XZ_EXIT_OK)
 		return rc;
 	if (xz_audit_prove(node, seq, size, &inc, &d) != 0) {
 		xz_cli_error("audit prove: %s", d.msg);
@@ -651,7 +636,7 @@ cmd_consistency(const struct opts *o)
 		return XZ_EXIT_USAGE;
 	if (o->from == NULL || xz_parse_u64(o->from, 1, INT64_MAX, &from) != 0)
 		return xz_cli_usage_error("audit", "audit consistency needs --from SIZE (>= 1)");
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "audit", &node)) != XZ_EXIT_OK)
 		return rc;
 	if (xz_audit_consistency(node, from, &c, &d) != 0) {
 		xz_cli_error("audit consistency: %s", d.msg);
@@ -693,7 +678,7 @@ cmd_publish(const struct opts *o)
 
 	if (no_args("publish", o) != 0)
 		return XZ_EXIT_USAGE;
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "audit", &node)) != XZ_EXIT_OK)
 		return rc;
 	/* Only a log that verifies may become the new anchor; a rolled-back
 	 * one fails in verify (or in publish itself). */

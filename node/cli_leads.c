@@ -86,22 +86,6 @@ parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* Opens the node; prints the error.  Returns an exit code. */
-static int
-open_node(const struct opts *o, struct xz_node **node)
-{
-	const char *dir = xz_cli_node_dir(o->dir);
-	struct xz_diag d;
-
-	if (dir == NULL)
-		return XZ_EXIT_USAGE;
-	if (xz_node_open(dir, node, &d) != 0) {
-		xz_cli_error("leads: %s", d.msg);
-		return XZ_EXIT_FAIL;
-	}
-	return XZ_EXIT_OK;
-}
-
 /*
  * Prints s for a terminal.  Key values are ours but labels come from a
  * peer: C0 and C1 control characters (which can move the cursor or fake
@@ -216,7 +200,7 @@ cmd_create(const struct opts *o)
 		    "digits, as 'xiezhi join' printed it)");
 	if (o->request_file != NULL && load_request_file(o->request_file, &rf) != 0)
 		return XZ_EXIT_FAIL;
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "leads", &node)) != XZ_EXIT_OK)
 		goto done;
 	r = xz_leads_create(node, rid, rf != NULL ? &rf->req : NULL, xz_cli_actor(), &n, &d);
 	if (r < 0) {
@@ -305,7 +289,7 @@ cmd_list(const struct opts *o)
 		return xz_cli_usage_error("leads", "unexpected argument '%s'", o->argv[0]);
 	if ((rc = parse_filter(o, &f, rid)) != 0)
 		return rc;
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "leads", &node)) != XZ_EXIT_OK)
 		return rc;
 	if (c.json)
 		fputs("[", stdout);
@@ -443,7 +427,7 @@ cmd_show(const struct opts *o)
 
 	if (o->argc != 1 || parse_lead_id(o->argv[0], &id) != 0)
 		return xz_cli_usage_error("leads", "leads show needs one lead number");
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "leads", &node)) != XZ_EXIT_OK)
 		return rc;
 	if (xz_lead_get(node, id, &l, &d) != 0 ||
 	    xz_lead_request_info(node, l.request_id, &q, &d) != 0) {
@@ -486,7 +470,7 @@ cmd_update(const struct opts *o)
 		    "dismissed or referred");
 	if (o->note == NULL || o->note[0] == '\0')
 		return xz_cli_usage_error("leads", "--note TEXT is required: say why");
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "leads", &node)) != XZ_EXIT_OK)
 		return rc;
 	if (xz_lead_update(node, id, to, o->note, xz_cli_actor(), &d) != 0) {
 		xz_cli_error("leads update: %s", d.msg);
@@ -524,7 +508,7 @@ cmd_export(const struct opts *o)
 		return xz_cli_usage_error("leads", "--format must be csv or json");
 	if ((rc = parse_filter(o, &f, rid)) != 0)
 		return rc;
-	if ((rc = open_node(o, &node)) != XZ_EXIT_OK)
+	if ((rc = xz_cli_open_node(o->dir, "leads", &node)) != XZ_EXIT_OK)
 		return rc;
 	if (xz_leads_export(node, &f, fmt, o->out, xz_cli_actor(), &n, &d) != 0) {
 		xz_cli_error("leads export: %s", d.msg);
