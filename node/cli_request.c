@@ -255,8 +255,10 @@ cmd_create(int argc, char **argv)
 	char *text = NULL, hex[33];
 	int c, rc = XZ_EXIT_FAIL;
 
-	if (f == NULL)
+	if (f == NULL) {
+		xz_cli_error("request: out of memory");
 		return XZ_EXIT_FAIL;
+	}
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -455,8 +457,10 @@ cmd_show(int argc, char **argv)
 	struct xz_perror e;
 	int c, rc = XZ_EXIT_FAIL;
 
-	if (f == NULL)
+	if (f == NULL) {
+		xz_cli_error("request: out of memory");
 		return XZ_EXIT_FAIL;
+	}
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -611,8 +615,10 @@ cmd_approve(int argc, char **argv)
 	struct xz_perror e;
 	int c, rc = XZ_EXIT_FAIL;
 
-	if (f == NULL)
+	if (f == NULL) {
+		xz_cli_error("request: out of memory");
 		return XZ_EXIT_FAIL;
+	}
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -715,8 +721,10 @@ cmd_decide(int argc, char **argv)
 	int64_t now = (int64_t)time(NULL);
 	int rc = XZ_EXIT_FAIL;
 
-	if (f == NULL)
+	if (f == NULL) {
+		xz_cli_error("request: out of memory");
 		return XZ_EXIT_FAIL;
+	}
 	if ((rc = decide_options(argc, argv, &a)) != 0) {
 		rc = rc < 0 ? XZ_EXIT_OK : rc;
 		goto done;

@@ -541,6 +541,8 @@ complete(struct rjoin *j, struct xz_rpc_error *why)
 		goto done;
 	}
 	xz_join_receipt_sign(sk, pk, j->req.id, j->transcript, note, receipt);
+	xz_node_free_signing_key(sk);	/* wiped at its last use, before any I/O */
+	sk = NULL;
 	m.u.receipt.transcript_hash.ptr = j->transcript;
 	m.u.receipt.transcript_hash.len = 32;
 	m.u.receipt.signed_receipt.ptr = receipt;
