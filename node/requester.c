@@ -63,6 +63,7 @@ struct qjoin {
 	uint8_t receipt[XZ_JOIN_RECEIPT_LEN];
 	char *checkpoint;
 	int started, sent_open;
+	struct timespec call_opened;	/* when the call's deadline began */
 	char reason[512];
 };
 
@@ -209,6 +210,7 @@ connect_peer(struct qjoin *j, struct xz_diag *d)
 	cc.tls.cert_file = cert;
 	cc.tls.key_file = key;
 	cc.server_identity = j->peer->identity;
+	clock_gettime(CLOCK_MONOTONIC, &j->call_opened);
 	if (xz_rpc_client_new(&cc, &j->client, &err) != XZ_RPC_OK ||
 	    xz_rpc_join(j->client, j->o->deadline_ms, &j->s, &err) != XZ_RPC_OK)
 		return xz_diag_set(d, "cannot reach peer %s at %s: %s", j->peer->name,
@@ -625,6 +627,31 @@ store_tx(struct xz_node *node, void *arg, struct xz_diag *d)
 
 /* ---- the whole join ---- */
 
+/*
+ * When the call's deadline has passed, gRPC reports whatever the call was
+ * doing at that moment (connecting, sending, waiting): a cancellation, an
+ * unavailable peer, a deadline.  The operator set the deadline, so that is
+ * the cause to name, with gRPC's words kept after it.
+ */
+static void
+blame_deadline(const struct qjoin *j, struct xz_diag *d)
+{
+	struct timespec now;
+	int64_t elapsed_ms;
+	struct xz_diag why = *d;
+
+	if (j->call_opened.tv_sec == 0 && j->call_opened.tv_nsec == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	elapsed_ms = (int64_t)(now.tv_sec - j->call_opened.tv_sec) * 1000 +
+	    (now.tv_nsec - j->call_opened.tv_nsec) / 1000000;
+	if (elapsed_ms < j->o->deadline_ms)
+		return;
+	xz_diag_set(d, "the join's deadline of %lld ms passed before it finished; "
+	    "give it more time with --timeout SECONDS (%s)",
+	    (long long)j->o->deadline_ms, why.msg);
+}
+
 static int
 run(struct qjoin *j, struct xz_diag *d)
 {
@@ -635,6 +662,7 @@ run(struct qjoin *j, struct xz_diag *d)
 	if (prepare(j, d) != 0)
 		return -1;
 	if (connect_peer(j, d) != 0 || send_open(j, d) != 0 || (r = read_reply(j, d)) < 0) {
+		blame_deadline(j, d);
 		/* Once the request left the node, the attempt is on record. */
 		if (j->sent_open) {
 			d2 = *d;
@@ -653,6 +681,7 @@ run(struct qjoin *j, struct xz_diag *d)
 		return -1;
 	j->started = 1;
 	if (run_engine(j, d) != 0 || close_join(j, d) != 0) {
+		blame_deadline(j, d);
 		/* Nothing of this join is stored: no leads from a broken join. */
 		struct xz_msg a = { .kind = XZ_MSG_ABORT };
 		a.u.abort.code = XZ_JOIN_ABORT_PROTOCOL;
