@@ -249,6 +249,33 @@ done:
 	return rc;
 }
 
+int
+xz_join_data_add(struct xz_join_data **jdp, size_t *cap, const uint8_t *v, size_t n,
+    struct xz_diag *d)
+{
+	struct xz_join_data *jd = *jdp;
+
+	if (jd == NULL) {
+		if ((jd = calloc(1, sizeof(*jd))) == NULL)
+			return xz_diag_set(d, "out of memory");
+		*jdp = jd;
+		*cap = 0;
+	}
+	if (n == 0 || n > XZ_PSI_MAX_ELEMENT_LEN)
+		return xz_diag_set(d, "a join value must be 1 to %d bytes",
+		    XZ_PSI_MAX_ELEMENT_LEN);
+	if (jd->n == *cap && grow(jd, cap) != 0)
+		return xz_diag_set(d, "out of memory");
+	if ((jd->elem[jd->n] = malloc(n)) == NULL)
+		return xz_diag_set(d, "out of memory");
+	memcpy(jd->elem[jd->n], v, n);
+	jd->elem_len[jd->n] = n;
+	jd->label[jd->n] = NULL;
+	jd->label_len[jd->n] = 0;
+	jd->n++;
+	return 0;
+}
+
 void
 xz_join_data_free(struct xz_join_data *jd)
 {

@@ -133,6 +133,14 @@ int xz_join_data_load(struct xz_node *node, const char *dataset, const char *col
     const char *const *labels, size_t nlabels, int distinct, struct xz_join_data **out,
     struct xz_diag *d);
 void xz_join_data_free(struct xz_join_data *jd);
+/*
+ * Appends a copy of the n bytes at v (1..XZ_PSI_MAX_ELEMENT_LEN) to *jdp,
+ * creating it when *jdp is NULL (*cap is the allocation count the call
+ * keeps; start it at 0).  For callers that build a join's element list
+ * themselves (a model step queries the keys left by the steps before it).
+ */
+int xz_join_data_add(struct xz_join_data **jdp, size_t *cap, const uint8_t *v, size_t n,
+    struct xz_diag *d);
 /* xz_psi_source_fn over a struct xz_join_data. */
 int xz_join_data_source(void *ctx, uint64_t index, const uint8_t **elem, size_t *elem_len,
     const uint8_t **label, size_t *label_len);

@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "daemon_wire.h"
 #include "diag.h"
 
 struct xz_join_opts {
@@ -27,6 +28,11 @@ struct xz_join_opts {
 	const char *request_file;	/* approved request (YAML) */
 	const char *dataset;		/* local dataset */
 	const char *key_column;		/* its column to match on */
+	/* When not NULL, the values to send instead of the distinct values of
+	 * dataset.key_column (borrowed; a model step sends the keys the steps
+	 * before it left; never modified).  dataset and key_column are still recorded with
+	 * the result as where the values came from. */
+	struct xz_join_data *elements;
 	int64_t deadline_ms;		/* the whole call */
 	/* Called as the engine advances (may be NULL): elements sent of total,
 	 * then answer batches received. */
@@ -55,5 +61,40 @@ struct xz_join_outcome {
  */
 int xz_requester_join(const struct xz_join_opts *o, struct xz_join_outcome *out,
     struct xz_diag *d);
+
+/*
+ * A delegated (three-party) join: this node holds none of the data; two
+ * data owners each answer with one dataset under their own policy and
+ * request (both requests mode delegated, naming each other as partner and
+ * sharing one link id), and this node learns the records the two datasets
+ * have in common with the labels both policies allow (docs/protocol.md,
+ * "Delegated joins").  The result is stored like a two-party intersect,
+ * under the request id of owner 0: one join_result_rows row per matching
+ * pair of records, k the matched key as owner 0 (else owner 1) revealed it
+ * (a delegated request names the key column among its labels when the
+ * requester needs the identity), labels one JSON object holding both
+ * owners' labels (label names unique across the two).  Both owners' joins
+ * are recorded on both sides, as for two-party joins.
+ */
+struct xz_delegated_opts {
+	const char *dir;		/* node directory */
+	const char *peer[2];		/* the two owners' peer NAMEs */
+	const char *request_file[2];	/* their approved requests, same order */
+	int64_t deadline_ms;		/* the whole join */
+	void (*progress)(void *arg, const char *phase, uint64_t done, uint64_t total);
+	void *progress_arg;
+};
+
+struct xz_delegated_outcome {
+	struct xz_join_outcome owner[2];	/* per owner (refusal, sizes, ids) */
+	int refused;				/* one owner refused: see owner[i] */
+	uint64_t result_size;			/* matching pairs */
+	uint64_t stored_rows;
+	double seconds;
+};
+
+/* Returns 0 completed and stored, 1 refused by an owner, -1 failed. */
+int xz_requester_delegated_join(const struct xz_delegated_opts *o,
+    struct xz_delegated_outcome *out, struct xz_diag *d);
 
 #endif

@@ -34,6 +34,9 @@ enum xz_mode {
 	XZ_MODE_INTERSECT = 1,
 	XZ_MODE_CARDINALITY = 2,
 	XZ_MODE_DIFFERENCE = 3,
+	/* Three-party: the requester holds no data; two owners' records are
+	 * matched and it learns the matches' labels (docs/protocol.md). */
+	XZ_MODE_DELEGATED = 4,
 };
 #define XZ_MODE_BIT(m)	(1u << (unsigned)(m))
 

@@ -49,6 +49,14 @@ struct xz_request {
 	char case_number[XZ_CASE_NUMBER_MAX + 1];
 	char legal_basis[XZ_TEXT_MAX + 1];
 	int64_t created_at, expires_at;		/* Unix seconds UTC */
+	/*
+	 * Delegated (three-party) joins only (mode XZ_MODE_DELEGATED), else
+	 * empty / zero: the other data owner of the step, and the link id both
+	 * owners' requests of one step share (16 random bytes; it binds the
+	 * two halves of the join and pairs the owners' audit records).
+	 */
+	char partner[XZ_IDENTITY_MAX + 1];
+	unsigned char link[XZ_REQUEST_ID_LEN];
 };
 
 struct xz_approval {
