@@ -16,6 +16,9 @@
 
 static const uint8_t tag_domain[] = "xiezhi-psi-v1 tag";
 static const uint8_t card_domain[] = "xiezhi-psi-v1 cardinality";
+static const uint8_t dout_domain[] = "xiezhi-psi-v1 delegated";
+static const uint8_t dtag_domain[] = "xiezhi-psi-v1 delegated tag";
+static const uint8_t dkey_domain[] = "xiezhi-psi-v1 delegated keys";
 
 const char *
 xz_psi_strerror(enum xz_psi_status status)
@@ -180,6 +183,7 @@ psi_seal_msg(struct common *c, const struct hdr *h)
 	put32(m + 16, h->item_len);
 	put64(m + 20, h->first);
 	memset(m + 28, 0, 4);
+	m[28] = h->owner;
 	crypto_generichash(m + body, DIGEST_LEN, m, body, c->p.join_id, XZ_PSI_JOIN_ID_LEN);
 	c->st.bytes_sent += body + DIGEST_LEN;
 	c->st.messages_sent++;
@@ -202,8 +206,11 @@ psi_open_msg(struct common *c, const uint8_t *m, size_t len, uint8_t type, uint3
 
 	if (m == NULL || len < MSG_OVERHEAD || len > XZ_PSI_MAX_MESSAGE_LEN)
 		return XZ_PSI_E_MALFORMED;
+	/* Byte 28 names the owner whose records a delegated message carries
+	 * (0 or 1); two-party messages keep all four reserved bytes zero. */
 	if (memcmp(m, MAGIC, 4) != 0 || m[4] != VERSION || m[6] != c->p.mode ||
-	    (m[7] & ~FLAG_LAST) != 0 || get32(m + 28) != 0)
+	    (m[7] & ~FLAG_LAST) != 0 || (m[28] != 0 && (c->p.mode != XZ_PSI_DELEGATED ||
+	    m[28] != 1)) || m[29] != 0 || m[30] != 0 || m[31] != 0)
 		return XZ_PSI_E_MALFORMED;
 	h->type = m[5];
 	h->mode = m[6];
@@ -212,6 +219,7 @@ psi_open_msg(struct common *c, const uint8_t *m, size_t len, uint8_t type, uint3
 	h->count = get32(m + 12);
 	h->item_len = get32(m + 16);
 	h->first = get64(m + 20);
+	h->owner = m[28];
 	if (h->item_len != item_len || h->count > max_count)
 		return XZ_PSI_E_MALFORMED;
 	body = HDR_LEN + (size_t)h->count * h->item_len;
@@ -498,3 +506,112 @@ psi_pull_elements(struct common *c, xz_psi_source_fn src, void *ctx, uint64_t fi
 	return st;
 }
 
+
+/*
+ * docs/protocol.md §11.3.  out = SHA-512(I2OSP(len y, 2) || y || I2OSP(32, 2)
+ * || z || "xiezhi-psi-v1 delegated"), shaped like RFC 9497's Finalize so
+ * the element is bound to the input it came from; then
+ * tag = SHA-512("xiezhi-psi-v1 delegated tag" || join_id || out)[0 .. t)
+ * and key0 || key1 = SHA-512("xiezhi-psi-v1 delegated keys" || join_id || out).
+ * Two hashes keep the tag (which the requester sees for every record)
+ * independent of the keys (which it sees only from the other owner).
+ */
+void
+psi_delegated_derive(const struct common *c, const uint8_t *y, size_t ylen,
+    const uint8_t z[static EL], uint8_t *tag, uint8_t key0[static LABEL_KEY_LEN],
+    uint8_t key1[static LABEL_KEY_LEN])
+{
+	crypto_hash_sha512_state st;
+	uint8_t out[64], d[64], len[2];
+	static const uint8_t zlen[2] = { 0, EL };
+
+	len[0] = (uint8_t)(ylen >> 8);
+	len[1] = (uint8_t)ylen;
+	crypto_hash_sha512_init(&st);
+	crypto_hash_sha512_update(&st, len, 2);
+	crypto_hash_sha512_update(&st, y, ylen);
+	crypto_hash_sha512_update(&st, zlen, 2);
+	crypto_hash_sha512_update(&st, z, EL);
+	crypto_hash_sha512_update(&st, dout_domain, sizeof(dout_domain) - 1);
+	crypto_hash_sha512_final(&st, out);
+
+	crypto_hash_sha512_init(&st);
+	crypto_hash_sha512_update(&st, dtag_domain, sizeof(dtag_domain) - 1);
+	crypto_hash_sha512_update(&st, c->p.join_id, XZ_PSI_JOIN_ID_LEN);
+	crypto_hash_sha512_update(&st, out, sizeof(out));
+	crypto_hash_sha512_final(&st, d);
+	memcpy(tag, d, c->tag_len);
+
+	crypto_hash_sha512_init(&st);
+	crypto_hash_sha512_update(&st, dkey_domain, sizeof(dkey_domain) - 1);
+	crypto_hash_sha512_update(&st, c->p.join_id, XZ_PSI_JOIN_ID_LEN);
+	crypto_hash_sha512_update(&st, out, sizeof(out));
+	crypto_hash_sha512_final(&st, d);
+	memcpy(key0, d, LABEL_KEY_LEN);
+	memcpy(key1, d + 32, LABEL_KEY_LEN);
+	sodium_memzero(out, sizeof(out));
+	sodium_memzero(d, sizeof(d));
+	sodium_memzero(&st, sizeof(st));
+}
+
+void
+psi_delegated_ad(const struct common *c, unsigned owner, uint8_t ad[static DLABEL_AD_LEN])
+{
+	memcpy(ad, c->p.join_id, XZ_PSI_JOIN_ID_LEN);
+	ad[XZ_PSI_JOIN_ID_LEN] = (uint8_t)owner;
+}
+
+/* tag || the other owner's key || [nonce || sealed label]. */
+size_t
+psi_delegated_item_len(unsigned tag_len, uint32_t label_len)
+{
+	size_t n = (size_t)tag_len + LABEL_KEY_LEN;
+
+	if (label_len != 0)
+		n += LABEL_NONCE_LEN + 4 + label_len + LABEL_TAG_LEN;
+	return n;
+}
+
+uint32_t
+psi_items_per_batch(uint32_t batch_max, size_t item_len)
+{
+	size_t cap = (XZ_PSI_MAX_MESSAGE_LEN - MSG_OVERHEAD) / item_len;
+	uint32_t b = batch_max == 0 ? XZ_PSI_DEFAULT_BATCH : batch_max;
+
+	return cap < b ? (uint32_t)cap : b;
+}
+
+/*
+ * The shared state of a delegated role: the agreed parameters (checked),
+ * tag length over both owners' bounds, batch sizes, and an output buffer of
+ * out_items items of out_item_len bytes (0: point batches only).
+ */
+enum xz_psi_status
+psi_delegated_init(struct common *c, const struct xz_psi_dparams *p, size_t out_item_len)
+{
+	size_t pts_bytes, item_bytes = 0;
+
+	if (p == NULL || p->bound[0] > XZ_PSI_MAX_BOUND || p->bound[1] > XZ_PSI_MAX_BOUND ||
+	    p->label_len[0] > XZ_PSI_MAX_LABEL_LEN || p->label_len[1] > XZ_PSI_MAX_LABEL_LEN ||
+	    p->batch_max > XZ_PSI_MAX_BATCH || p->threads > XZ_PSI_MAX_THREADS)
+		return XZ_PSI_E_ARG;
+	if (xz_oprf_init() != XZ_OPRF_OK)
+		return XZ_PSI_E_ARG;
+	memset(&c->p, 0, sizeof(c->p));
+	c->p.mode = XZ_PSI_DELEGATED;
+	memcpy(c->p.join_id, p->join_id, XZ_PSI_JOIN_ID_LEN);
+	c->p.requester_bound = p->bound[0];
+	c->p.responder_bound = p->bound[1];
+	c->p.batch_max = p->batch_max ? p->batch_max : XZ_PSI_DEFAULT_BATCH;
+	c->threads = p->threads ? p->threads : default_threads();
+	c->tag_len = xz_psi_tag_len(p->bound[0], p->bound[1]);
+	c->points_per_batch = psi_items_per_batch(c->p.batch_max, EL);
+	pts_bytes = MSG_OVERHEAD + (size_t)c->points_per_batch * EL;
+	if (out_item_len != 0)
+		item_bytes = MSG_OVERHEAD +
+		    (size_t)psi_items_per_batch(c->p.batch_max, out_item_len) * out_item_len;
+	c->out_cap = pts_bytes > item_bytes ? pts_bytes : item_bytes;
+	if ((c->out = psi_mem_alloc(c, c->out_cap)) == NULL)
+		return XZ_PSI_E_NOMEM;
+	return XZ_PSI_OK;
+}

@@ -59,6 +59,7 @@ enum xz_psi_mode {
 	XZ_PSI_INTERSECT = 1,
 	XZ_PSI_CARDINALITY = 2,
 	XZ_PSI_DIFFERENCE = 3,
+	XZ_PSI_DELEGATED = 4,	/* three-party: xz_psi_owner / xz_psi_coordinator */
 };
 
 enum xz_psi_status {
@@ -190,5 +191,83 @@ enum xz_psi_status xz_psi_responder_consume(struct xz_psi_responder *a,
     const uint8_t *msg, size_t len) __attribute__((warn_unused_result));
 void xz_psi_responder_stats(const struct xz_psi_responder *a, struct xz_psi_stats *st);
 void xz_psi_responder_free(struct xz_psi_responder *a);
+
+/*
+ * ---- Delegated (three-party) joins: docs/protocol.md §11 ----
+ *
+ * The requester R holds no data; owners O0 and O1 hold record sets Y0 and
+ * Y1.  Each owner draws a fresh key k_i.  Each owner's records go, blinded,
+ * through the other owner's key and come back (an OPRF of the other's
+ * key); the owner unblinds, applies its own key and so holds
+ * z = k0*k1*H(y) for its own records only.  From z it derives a tag, a key
+ * for its own label and a key for the other owner's label; it sends R the
+ * tag, the OTHER owner's key and its own label sealed under its own key.
+ * R matches tags across the two owners; only for a match does it hold both
+ * keys.  R relays every owner-to-owner message (xz_psi_coordinator tells
+ * it what to read next and whether to forward what it read).
+ *
+ *   phase A  O0 --D_BLINDED--> R --> O1 --D_EVALUATED--> R --> O0   (lock step)
+ *   phase B  O1 --D_BLINDED--> R --> O0 --D_EVALUATED--> R --> O1
+ *   phase C  O0 --D_TAGS--> R,   O1 --D_TAGS--> R
+ *
+ * An owner's object has the produce/consume interface of the responder:
+ * produce() until XZ_PSI_AGAIN, then consume() the next message from R.
+ */
+struct xz_psi_dparams {
+	uint8_t join_id[XZ_PSI_JOIN_ID_LEN];	/* the step's link id: binds every message */
+	uint64_t bound[2];		/* records owner 0 / 1 sends, real + dummies */
+	uint32_t label_len[2];		/* max label bytes owner 0 / 1 reveals (0 = none) */
+	uint32_t batch_max;		/* elements per batch, 0 = default */
+	unsigned threads;		/* local: worker threads, 0 = online cores */
+};
+
+struct xz_psi_owner;
+struct xz_psi_coordinator;
+
+/*
+ * Owner `self` (0 or 1).  count (<= bound[self]) real records are pulled
+ * from src with their labels (<= label_len[self] bytes each).  A fresh key
+ * is drawn here and wiped once it has served both phases.
+ */
+enum xz_psi_status xz_psi_owner_new(struct xz_psi_owner **out,
+    const struct xz_psi_dparams *params, unsigned self, uint64_t count,
+    xz_psi_source_fn src, void *src_ctx) __attribute__((warn_unused_result));
+enum xz_psi_status xz_psi_owner_produce(struct xz_psi_owner *o, const uint8_t **msg,
+    size_t *len) __attribute__((warn_unused_result));
+/* A message relayed by R (the other owner's D_BLINDED or D_EVALUATED). */
+enum xz_psi_status xz_psi_owner_consume(struct xz_psi_owner *o, const uint8_t *msg,
+    size_t len) __attribute__((warn_unused_result));
+void xz_psi_owner_stats(const struct xz_psi_owner *o, struct xz_psi_stats *st);
+void xz_psi_owner_free(struct xz_psi_owner *o);
+
+enum xz_psi_status xz_psi_coordinator_new(struct xz_psi_coordinator **out,
+    const struct xz_psi_dparams *params) __attribute__((warn_unused_result));
+/* The owner (0 or 1) to read the next message from: XZ_PSI_OK and *from
+ * set, or XZ_PSI_DONE when the join is complete. */
+enum xz_psi_status xz_psi_coordinator_next(struct xz_psi_coordinator *c, unsigned *from)
+    __attribute__((warn_unused_result));
+/*
+ * The message just read from owner `from` (it must be the one _next named).
+ * *forward = 1: send the same bytes, unchanged, to the other owner now;
+ * 0: the message was for R (D_TAGS) and has been consumed.  Framing,
+ * sequence and counts are checked before anything is forwarded.
+ */
+enum xz_psi_status xz_psi_coordinator_consume(struct xz_psi_coordinator *c, unsigned from,
+    const uint8_t *msg, size_t len, int *forward) __attribute__((warn_unused_result));
+int xz_psi_coordinator_done(const struct xz_psi_coordinator *c);
+/* Matching pairs of records (valid once done). */
+uint64_t xz_psi_coordinator_count(const struct xz_psi_coordinator *c);
+/*
+ * One call per matching pair (owner 0's record, owner 1's record), with
+ * their positions in each owner's D_TAGS stream and their labels (length
+ * 0 when that owner reveals none), ordered by owner 0's position, then
+ * owner 1's.  Return non-zero to stop.
+ */
+typedef int (*xz_psi_pair_fn)(void *ctx, uint64_t pos0, const uint8_t *label0,
+    size_t len0, uint64_t pos1, const uint8_t *label1, size_t len1);
+enum xz_psi_status xz_psi_coordinator_results(const struct xz_psi_coordinator *c,
+    xz_psi_pair_fn fn, void *ctx) __attribute__((warn_unused_result));
+void xz_psi_coordinator_stats(const struct xz_psi_coordinator *c, struct xz_psi_stats *st);
+void xz_psi_coordinator_free(struct xz_psi_coordinator *c);
 
 #endif

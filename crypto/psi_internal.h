@@ -25,6 +25,10 @@
 #define MSG_BLINDED	1
 #define MSG_EVALUATED	2
 #define MSG_TAGS	3
+/* Delegated joins (docs/protocol.md §11). */
+#define MSG_D_BLINDED	4	/* an owner's own blinded records, for the other owner */
+#define MSG_D_EVALUATED	5	/* the other owner's answer to one D_BLINDED batch */
+#define MSG_D_TAGS	6	/* an owner's final items, for the requester */
 
 #define FLAG_LAST	0x01
 
@@ -37,6 +41,7 @@ struct hdr {
 	uint8_t type, mode, flags;
 	uint32_t seq, count, item_len;
 	uint64_t first;		/* stream position of the first item */
+	uint8_t owner;		/* delegated: whose records (0 or 1); else 0 */
 };
 
 static inline void
@@ -118,6 +123,20 @@ void psi_derive_tag(const struct common *c, const uint8_t out[static XZ_OPRF_OUT
     uint8_t *tag, uint8_t *key);
 void psi_card_output(const uint8_t n[static EL], uint8_t out[static XZ_OPRF_OUTPUT_LEN]);
 void psi_label_nonce(uint64_t pos, uint8_t nonce[static LABEL_NONCE_LEN]);
+
+/* Delegated joins: the tag and the two owners' label keys for record y
+ * whose doubly keyed element is z = k0 * k1 * H(y) (docs/protocol.md §11.3). */
+void psi_delegated_derive(const struct common *c, const uint8_t *y, size_t ylen,
+    const uint8_t z[static EL], uint8_t *tag, uint8_t key0[static LABEL_KEY_LEN],
+    uint8_t key1[static LABEL_KEY_LEN]);
+/* Associated data of an owner's label: join id || owner index. */
+#define DLABEL_AD_LEN	(XZ_PSI_JOIN_ID_LEN + 1)
+void psi_delegated_ad(const struct common *c, unsigned owner, uint8_t ad[static DLABEL_AD_LEN]);
+/* Tag length and D_TAGS sizes, the same for all three parties. */
+enum xz_psi_status psi_delegated_init(struct common *c, const struct xz_psi_dparams *p,
+    size_t out_item_len);
+size_t psi_delegated_item_len(unsigned tag_len, uint32_t label_len);
+uint32_t psi_items_per_batch(uint32_t batch_max, size_t item_len);
 
 void psi_arena_reset(struct arena *a);
 void psi_arena_free(struct common *c, struct arena *a);

@@ -253,7 +253,7 @@ requester_blinded(struct xz_psi_requester *r, const uint8_t **msg, size_t *len)
 		r->seen = NULL;
 	}
 	struct hdr h = { MSG_BLINDED, (uint8_t)r->c.p.mode, r->blinded_done ? FLAG_LAST : 0,
-		r->seq_blinded++, n, EL, pb->first };
+		r->seq_blinded++, n, EL, pb->first, 0 };
 	*len = psi_seal_msg(&r->c, &h);
 	*msg = r->c.out;
 	if (pb != &scratch)

@@ -126,7 +126,7 @@ responder_blinded(struct xz_psi_responder *a, const uint8_t *msg, size_t len)
 	if ((st = psi_par_for(a->c.threads, h.count, eval_range, &j)) != XZ_PSI_OK)
 		return st;
 	if (a->card == NULL) {
-		struct hdr o = { MSG_EVALUATED, h.mode, h.flags, h.seq, h.count, EL, h.first };
+		struct hdr o = { MSG_EVALUATED, h.mode, h.flags, h.seq, h.count, EL, h.first, 0 };
 		a->pending_len = psi_seal_msg(&a->c, &o);
 		a->pending = 1;
 	}
@@ -165,7 +165,7 @@ responder_card_batch(struct xz_psi_responder *a, const uint8_t **msg, size_t *le
 
 	memcpy(a->c.out + HDR_LEN, a->card + a->card_sent * EL, (size_t)n * EL);
 	struct hdr h = { MSG_EVALUATED, (uint8_t)a->c.p.mode, last ? FLAG_LAST : 0,
-		a->seq_evaluated++, n, EL, a->card_sent };
+		a->seq_evaluated++, n, EL, a->card_sent, 0 };
 	*len = psi_seal_msg(&a->c, &h);
 	*msg = a->c.out;
 	a->card_sent += n;
@@ -298,7 +298,7 @@ responder_tags_batch(struct xz_psi_responder *a, const uint8_t **msg, size_t *le
 	if ((st = psi_par_for(a->c.threads, n, tags_range, &j)) != XZ_PSI_OK)
 		return st;
 	struct hdr h = { MSG_TAGS, (uint8_t)a->c.p.mode, last ? FLAG_LAST : 0, a->seq_tags++, n,
-		(uint32_t)a->c.tag_item_len, a->slots_sent };
+		(uint32_t)a->c.tag_item_len, a->slots_sent, 0 };
 	*len = psi_seal_msg(&a->c, &h);
 	*msg = a->c.out;
 	a->slots_sent += n;

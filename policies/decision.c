@@ -20,6 +20,7 @@ static const char *const verdict_names[XZ_VERDICT_COUNT] = {
 	[XZ_REFUSE_DATASET_MISMATCH] = "dataset_mismatch",
 	[XZ_REFUSE_MODE_NOT_ALLOWED] = "mode_not_allowed",
 	[XZ_REFUSE_LABEL_NOT_ALLOWED] = "label_not_allowed",
+	[XZ_REFUSE_PARTNER_NOT_ALLOWED] = "partner_not_allowed",
 	[XZ_REFUSE_SET_TOO_SMALL] = "set_too_small",
 	[XZ_REFUSE_SET_TOO_LARGE] = "set_too_large",
 	[XZ_REFUSE_NOT_YET_VALID] = "not_yet_valid",
@@ -125,10 +126,19 @@ check_query(const struct xz_decision_input *in, struct xz_decision *out)
 	if (!(p->modes & XZ_MODE_BIT(r->mode)))
 		return refuse(out, XZ_REFUSE_MODE_NOT_ALLOWED, "policy %s does not "
 		    "allow mode %s", p->id, xz_mode_name(r->mode));
-	for (size_t i = 0; i < r->n_labels; i++)
+	for (size_t i = 0; i < r->n_labels; i++) {
 		if (!xz_policy_label_allowed(p, r->labels[i]))
 			return refuse(out, XZ_REFUSE_LABEL_NOT_ALLOWED, "policy %s "
 			    "does not allow revealing label %s", p->id, r->labels[i]);
+		if (strcmp(r->labels[i], p->key_column) == 0 && r->mode != XZ_MODE_DELEGATED)
+			return refuse(out, XZ_REFUSE_LABEL_NOT_ALLOWED, "label %s is the "
+			    "key column of policy %s: only a delegated join reveals it",
+			    r->labels[i], p->id);
+	}
+	if (r->mode == XZ_MODE_DELEGATED && !xz_policy_partner_allowed(p, r->partner))
+		return refuse(out, XZ_REFUSE_PARTNER_NOT_ALLOWED, "policy %s does not "
+		    "allow matching dataset %s with the records of %s", p->id, p->dataset,
+		    r->partner);
 	if (r->query_size < p->min_query_size)
 		return refuse(out, XZ_REFUSE_SET_TOO_SMALL, "query size %" PRIu64
 		    " is below the minimum %" PRIu64 " of policy %s",

@@ -31,6 +31,7 @@ enum xz_verdict {
 	XZ_REFUSE_DATASET_MISMATCH,	/* request names another dataset than the policy */
 	XZ_REFUSE_MODE_NOT_ALLOWED,
 	XZ_REFUSE_LABEL_NOT_ALLOWED,
+	XZ_REFUSE_PARTNER_NOT_ALLOWED,	/* delegated: the other owner is not a partner */
 	XZ_REFUSE_SET_TOO_SMALL,
 	XZ_REFUSE_SET_TOO_LARGE,
 	XZ_REFUSE_NOT_YET_VALID,	/* policy window has not begun */

@@ -21,7 +21,7 @@
 static const char *const top_keys[] = {
 	"id", "version", "purpose", "legal_basis", "requester", "dataset",
 	"key_column", "modes", "labels", "query_size", "budget", "valid",
-	"approvals", "padding_bound", NULL
+	"approvals", "padding_bound", "partners", NULL
 };
 static const char *const top_required[] = {
 	"id", "version", "purpose", "legal_basis", "requester", "dataset",
@@ -40,12 +40,13 @@ static const char *const mode_names[] = {
 	[XZ_MODE_INTERSECT] = "intersect",
 	[XZ_MODE_CARDINALITY] = "cardinality",
 	[XZ_MODE_DIFFERENCE] = "difference",
+	[XZ_MODE_DELEGATED] = "delegated",
 };
 
 const char *
 xz_mode_name(int mode)
 {
-	if (mode < XZ_MODE_INTERSECT || mode > XZ_MODE_DIFFERENCE)
+	if (mode < XZ_MODE_INTERSECT || mode > XZ_MODE_DELEGATED)
 		return NULL;
 	return mode_names[mode];
 }
@@ -53,7 +54,7 @@ xz_mode_name(int mode)
 int
 xz_mode_from_name(const char *s)
 {
-	for (int m = XZ_MODE_INTERSECT; m <= XZ_MODE_DIFFERENCE; m++)
+	for (int m = XZ_MODE_INTERSECT; m <= XZ_MODE_DELEGATED; m++)
 		if (strcmp(s, mode_names[m]) == 0)
 			return m;
 	return 0;
@@ -191,7 +192,7 @@ parse_modes(struct xz_y *y, yaml_node_t *n, struct xz_policy *p)
 	char kp[XZ_PATH_MAX];
 	const char *s;
 
-	if (xz_y_seq(y, n, "modes", 1, 3, &count) != 0)
+	if (xz_y_seq(y, n, "modes", 1, 4, &count) != 0)
 		return -1;
 	for (size_t i = 0; i < count; i++) {
 		yaml_node_t *it = xz_y_item(y, n, i);
@@ -201,10 +202,46 @@ parse_modes(struct xz_y *y, yaml_node_t *n, struct xz_policy *p)
 		int m = xz_mode_from_name(s);
 		if (m == 0)
 			return xz_y_fail(y, it, kp, "unknown mode \"%.40s\" (use "
-			    "intersect, cardinality or difference)", s);
+			    "intersect, cardinality, difference or delegated)", s);
 		if (p->modes & XZ_MODE_BIT(m))
 			return xz_y_fail(y, it, kp, "mode %s listed twice", s);
 		p->modes |= XZ_MODE_BIT(m);
+	}
+	return 0;
+}
+
+/* partners: the other data owners a delegated join may pair this one with. */
+static int
+parse_partners(struct xz_y *y, yaml_node_t *root, struct xz_policy *p)
+{
+	yaml_node_t *n = xz_y_get(y, root, "partners");
+	int delegated = (p->modes & XZ_MODE_BIT(XZ_MODE_DELEGATED)) != 0;
+	char kp[XZ_PATH_MAX];
+	size_t count;
+
+	if (n == NULL) {
+		if (delegated)
+			return xz_y_fail(y, xz_y_get(y, root, "modes"), "modes", "mode "
+			    "delegated needs a \"partners\" list: the identities of the "
+			    "data owners this dataset may be matched with");
+		return 0;
+	}
+	if (!delegated)
+		return xz_y_fail(y, n, "partners", "partners are only for mode delegated; "
+		    "add it to modes or remove this key");
+	if (xz_y_seq(y, n, "partners", 1, XZ_POLICY_MAX_PARTNERS, &count) != 0)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *it = xz_y_item(y, n, i);
+		xz_y_path_idx(kp, "partners", i);
+		if (xz_y_identity(y, it, kp, p->partners[i], sizeof(p->partners[i])) != 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(p->partners[i], p->partners[j]) == 0)
+				return xz_y_fail(y, it, kp, "partner listed twice");
+		if (strcmp(p->partners[i], p->requester) == 0)
+			return xz_y_fail(y, it, kp, "the requester cannot also be a partner");
+		p->n_partners = i + 1;
 	}
 	return 0;
 }
@@ -225,8 +262,13 @@ parse_labels(struct xz_y *y, yaml_node_t *n, struct xz_policy *p)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(p->labels[i], p->labels[j]) == 0)
 				return xz_y_fail(y, it, kp, "label listed twice");
-		if (strcmp(p->labels[i], p->key_column) == 0)
-			return xz_y_fail(y, it, kp, "the key column cannot be a label");
+		/* In a two-party join the requester already holds the key; in a
+		 * delegated one it holds nothing, and the key is how it names a
+		 * lead, so only a policy that allows delegation may reveal it. */
+		if (strcmp(p->labels[i], p->key_column) == 0 &&
+		    !(p->modes & XZ_MODE_BIT(XZ_MODE_DELEGATED)))
+			return xz_y_fail(y, it, kp, "the key column can be a label only "
+			    "when the policy allows mode delegated");
 		p->n_labels = i + 1;
 	}
 	return 0;
@@ -385,6 +427,8 @@ parse_root(struct xz_y *y, yaml_node_t *r, struct xz_policy *p)
 	    parse_budget(y, xz_y_get(y, r, "budget"), p) != 0 ||
 	    parse_valid(y, xz_y_get(y, r, "valid"), p) != 0 ||
 	    parse_approvals(y, xz_y_get(y, r, "approvals"), p) != 0)
+		return -1;
+	if (parse_partners(y, r, p) != 0)
 		return -1;
 	if ((pb = xz_y_get(y, r, "padding_bound")) != NULL) {
 		if (xz_y_u64(y, pb, "padding_bound", 1, XZ_QUERY_SIZE_MAX,
@@ -660,7 +704,7 @@ xz_policy_print(const struct xz_policy *p, char **out, struct xz_perror *e)
 	kv_plain(&o, "key_column", p->key_column);
 	xz_yout_plain(&o, "modes");
 	xz_yout_seq_start(&o, 1);
-	for (int m = XZ_MODE_INTERSECT; m <= XZ_MODE_DIFFERENCE; m++)
+	for (int m = XZ_MODE_INTERSECT; m <= XZ_MODE_DELEGATED; m++)
 		if (p->modes & XZ_MODE_BIT(m))
 			xz_yout_plain(&o, xz_mode_name(m));
 	xz_yout_seq_end(&o);
@@ -689,6 +733,13 @@ xz_policy_print(const struct xz_policy *p, char **out, struct xz_perror *e)
 	print_approvers(&o, p);
 	if (p->padding_bound != 0)
 		kv_u64(&o, "padding_bound", p->padding_bound);
+	if (p->n_partners > 0) {
+		xz_yout_plain(&o, "partners");
+		xz_yout_seq_start(&o, 1);
+		for (size_t i = 0; i < p->n_partners; i++)
+			xz_yout_quoted(&o, p->partners[i]);
+		xz_yout_seq_end(&o);
+	}
 	xz_yout_map_end(&o);
 	if (xz_yout_end(&o, out) != 0)
 		return xz_perror_set(e, NULL, 0, NULL, "YAML output failed");
@@ -712,8 +763,11 @@ xz_policy_equal(const struct xz_policy *a, const struct xz_policy *b)
 	    a->elements_per_30_days != b->elements_per_30_days ||
 	    a->valid_from != b->valid_from || a->valid_until != b->valid_until ||
 	    a->threshold != b->threshold || a->n_approvers != b->n_approvers ||
-	    a->padding_bound != b->padding_bound)
+	    a->padding_bound != b->padding_bound || a->n_partners != b->n_partners)
 		return 0;
+	for (size_t i = 0; i < a->n_partners; i++)
+		if (strcmp(a->partners[i], b->partners[i]) != 0)
+			return 0;
 	for (size_t i = 0; i < a->n_labels; i++)
 		if (strcmp(a->labels[i], b->labels[i]) != 0)
 			return 0;
@@ -733,6 +787,15 @@ xz_policy_approver(const struct xz_policy *p, const char *id)
 		if (strcmp(p->approvers[i].id, id) == 0)
 			return &p->approvers[i];
 	return NULL;
+}
+
+int
+xz_policy_partner_allowed(const struct xz_policy *p, const char *identity)
+{
+	for (size_t i = 0; i < p->n_partners; i++)
+		if (strcmp(p->partners[i], identity) == 0)
+			return 1;
+	return 0;
 }
 
 int

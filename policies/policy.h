@@ -23,6 +23,7 @@
 #define XZ_TEXT_MAX		2048	/* purpose, legal basis, case number, role */
 #define XZ_POLICY_MAX_LABELS	32
 #define XZ_POLICY_MAX_APPROVERS	16
+#define XZ_POLICY_MAX_PARTNERS	16
 #define XZ_QUERY_SIZE_MAX	1000000000ULL		/* 1e9 elements */
 #define XZ_ELEMENTS_BUDGET_MAX	1000000000000000ULL	/* 1e15 elements */
 #define XZ_JOINS_BUDGET_MAX	1000000ULL
@@ -70,6 +71,10 @@ struct xz_policy {
 	 * the requester learns the dataset's size only to within it.
 	 */
 	uint64_t padding_bound;
+	/* Mode delegated only (required then): the other data owners whose
+	 * records this dataset may be matched with, by certificate identity. */
+	size_t n_partners;
+	char partners[XZ_POLICY_MAX_PARTNERS][XZ_IDENTITY_MAX + 1];
 };
 
 /*
@@ -105,10 +110,12 @@ int xz_policy_equal(const struct xz_policy *a, const struct xz_policy *b);
 
 /* The approver with this id, or NULL. */
 const struct xz_approver *xz_policy_approver(const struct xz_policy *p, const char *id);
+/* 1 when identity is one of p's delegation partners. */
+int xz_policy_partner_allowed(const struct xz_policy *p, const char *identity);
 /* 1 when label is one of p's labels. */
 int xz_policy_label_allowed(const struct xz_policy *p, const char *label);
 
-/* "intersect" / "cardinality" / "difference"; NULL for anything else. */
+/* "intersect" / "cardinality" / "difference" / "delegated"; NULL otherwise. */
 const char *xz_mode_name(int mode);
 /* The mode named s, or 0. */
 int xz_mode_from_name(const char *s);

@@ -16,6 +16,7 @@ enum {
 	TAG_ID = 1, TAG_REQUESTER, TAG_RESPONDER, TAG_POLICY_ID,
 	TAG_POLICY_VERSION, TAG_DATASET, TAG_MODE, TAG_LABELS, TAG_QUERY_SIZE,
 	TAG_PURPOSE, TAG_CASE_NUMBER, TAG_LEGAL_BASIS, TAG_CREATED, TAG_EXPIRES,
+	TAG_PARTNER, TAG_LINK,		/* delegated requests only */
 };
 
 #define XZ_TIME_LIMIT 253402300799LL	/* 9999-12-31T23:59:59Z */
@@ -65,6 +66,35 @@ check_labels(const struct xz_request *r, struct xz_perror *e)
 	return 0;
 }
 
+/* partner and link: both set in a delegated request, both empty otherwise. */
+static int
+check_delegation(const struct xz_request *r, struct xz_perror *e)
+{
+	int linked = !sodium_is_zero(r->link, sizeof(r->link));
+
+	if (r->mode != XZ_MODE_DELEGATED) {
+		if (r->partner[0] != '\0')
+			return xz_perror_set(e, NULL, 0, "partner", "only a delegated "
+			    "request names a partner");
+		if (linked)
+			return xz_perror_set(e, NULL, 0, "link", "only a delegated request "
+			    "has a link");
+		return 0;
+	}
+	if (r->partner[0] == '\0')
+		return xz_perror_set(e, NULL, 0, "partner", "a delegated request names the "
+		    "other data owner of the step");
+	if (check_field("partner", r->partner, xz_check_identity, XZ_IDENTITY_MAX, e) != 0)
+		return -1;
+	if (strcmp(r->partner, r->responder) == 0 || strcmp(r->partner, r->requester) == 0)
+		return xz_perror_set(e, NULL, 0, "partner", "must be a third node, not the "
+		    "requester or the responder");
+	if (!linked)
+		return xz_perror_set(e, NULL, 0, "link", "a delegated request carries the "
+		    "link id its partner's request shares");
+	return 0;
+}
+
 int
 xz_request_validate(const struct xz_request *r, struct xz_perror *e)
 {
@@ -79,8 +109,10 @@ xz_request_validate(const struct xz_request *r, struct xz_perror *e)
 	if (check_field("dataset", r->dataset, xz_check_name, XZ_NAME_MAX, e) != 0)
 		return -1;
 	if (xz_mode_name(r->mode) == NULL)
-		return xz_perror_set(e, NULL, 0, "mode", "not intersect, cardinality "
-		    "or difference");
+		return xz_perror_set(e, NULL, 0, "mode", "not intersect, cardinality, "
+		    "difference or delegated");
+	if (check_delegation(r, e) != 0)
+		return -1;
 	if (check_labels(r, e) != 0)
 		return -1;
 	if (r->query_size < 1 || r->query_size > XZ_QUERY_SIZE_MAX)
@@ -184,6 +216,10 @@ xz_request_encode(const struct xz_request *r, unsigned char *buf, size_t cap,
 	put_tag(&w, TAG_LEGAL_BASIS);	put_str(&w, r->legal_basis);
 	put_tag(&w, TAG_CREATED);	put_be(&w, (uint64_t)r->created_at, 8);
 	put_tag(&w, TAG_EXPIRES);	put_be(&w, (uint64_t)r->expires_at, 8);
+	if (r->mode == XZ_MODE_DELEGATED) {
+		put_tag(&w, TAG_PARTNER);	put_str(&w, r->partner);
+		put_tag(&w, TAG_LINK);		put(&w, r->link, XZ_REQUEST_ID_LEN);
+	}
 	if (w.overflow)
 		return xz_perror_set(e, NULL, 0, NULL, "encoding buffer too small");
 	*len = w.len;
@@ -273,6 +309,11 @@ decode_fields(struct rbuf *b, struct xz_request *r)
 	if (expect_tag(b, TAG_EXPIRES) || get_be(b, 8, &v))
 		return -1;
 	r->expires_at = (int64_t)v;
+	/* Two more fields in exactly one case: the encoding stays canonical. */
+	if (r->mode == XZ_MODE_DELEGATED &&
+	    (expect_tag(b, TAG_PARTNER) || get_str(b, r->partner, sizeof(r->partner)) ||
+	    expect_tag(b, TAG_LINK) || get(b, r->link, XZ_REQUEST_ID_LEN)))
+		return -1;
 	return 0;
 }
 

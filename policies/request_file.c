@@ -18,6 +18,11 @@ static const char *const file_required[] = { "request", NULL };
 static const char *const req_keys[] = {
 	"id", "requester", "responder", "policy", "policy_version", "dataset",
 	"mode", "labels", "query_size", "purpose", "case_number", "legal_basis",
+	"created", "expires", "partner", "link", NULL
+};
+static const char *const req_required[] = {
+	"id", "requester", "responder", "policy", "policy_version", "dataset",
+	"mode", "labels", "query_size", "purpose", "case_number", "legal_basis",
 	"created", "expires", NULL
 };
 static const char *const approval_keys[] = {
@@ -25,18 +30,43 @@ static const char *const approval_keys[] = {
 };
 
 static int
-parse_id(struct xz_y *y, yaml_node_t *n, struct xz_request *r)
+parse_hex16(struct xz_y *y, yaml_node_t *n, const char *path,
+    unsigned char out[XZ_REQUEST_ID_LEN])
 {
 	const char *s;
 	size_t bin = 0;
 	const char *end = NULL;
 
-	if (xz_y_scalar(y, n, "request.id", &s) != 0)
+	if (xz_y_scalar(y, n, path, &s) != 0)
 		return -1;
 	if (strlen(s) != 2 * XZ_REQUEST_ID_LEN ||
-	    sodium_hex2bin(r->id, sizeof(r->id), s, strlen(s), NULL, &bin, &end) != 0 ||
+	    sodium_hex2bin(out, XZ_REQUEST_ID_LEN, s, strlen(s), NULL, &bin, &end) != 0 ||
 	    bin != XZ_REQUEST_ID_LEN)
-		return xz_y_fail(y, n, "request.id", "expected 32 hexadecimal digits");
+		return xz_y_fail(y, n, path, "expected 32 hexadecimal digits");
+	return 0;
+}
+
+/* partner and link: required in a delegated request, refused in any other. */
+static int
+parse_delegation(struct xz_y *y, yaml_node_t *m, struct xz_request *r)
+{
+	yaml_node_t *pn = xz_y_get(y, m, "partner"), *ln = xz_y_get(y, m, "link");
+
+	if (r->mode != XZ_MODE_DELEGATED) {
+		if (pn != NULL || ln != NULL)
+			return xz_y_fail(y, pn != NULL ? pn : ln, pn != NULL ? "request.partner" :
+			    "request.link", "only a delegated request has this key");
+		return 0;
+	}
+	if (pn == NULL || ln == NULL)
+		return xz_y_fail(y, m, pn == NULL ? "request.partner" : "request.link",
+		    "a delegated request needs partner (the other data owner's identity) "
+		    "and link (the 32 hex digits both owners' requests share)");
+	if (xz_y_identity(y, pn, "request.partner", r->partner, sizeof(r->partner)) != 0 ||
+	    parse_hex16(y, ln, "request.link", r->link) != 0)
+		return -1;
+	if (sodium_is_zero(r->link, sizeof(r->link)))
+		return xz_y_fail(y, ln, "request.link", "must not be all zero");
 	return 0;
 }
 
@@ -78,8 +108,8 @@ parse_request(struct xz_y *y, yaml_node_t *m, struct xz_request *r)
 	const char *s;
 	yaml_node_t *n, *ex;
 
-	if (xz_y_mapping(y, m, "request", req_keys, req_keys) != 0 ||
-	    parse_id(y, xz_y_get(y, m, "id"), r) != 0 ||
+	if (xz_y_mapping(y, m, "request", req_keys, req_required) != 0 ||
+	    parse_hex16(y, xz_y_get(y, m, "id"), "request.id", r->id) != 0 ||
 	    xz_y_identity(y, xz_y_get(y, m, "requester"), "request.requester",
 	    r->requester, sizeof(r->requester)) != 0 ||
 	    xz_y_identity(y, xz_y_get(y, m, "responder"), "request.responder",
@@ -97,8 +127,9 @@ parse_request(struct xz_y *y, yaml_node_t *m, struct xz_request *r)
 		return -1;
 	if ((r->mode = xz_mode_from_name(s)) == 0)
 		return xz_y_fail(y, n, "request.mode", "unknown mode \"%.40s\" (use "
-		    "intersect, cardinality or difference)", s);
-	if (parse_labels(y, xz_y_get(y, m, "labels"), r) != 0 ||
+		    "intersect, cardinality, difference or delegated)", s);
+	if (parse_delegation(y, m, r) != 0 ||
+	    parse_labels(y, xz_y_get(y, m, "labels"), r) != 0 ||
 	    xz_y_u64(y, xz_y_get(y, m, "query_size"), "request.query_size", 1,
 	    XZ_QUERY_SIZE_MAX, &r->query_size) != 0 ||
 	    parse_texts(y, m, r) != 0)
@@ -250,6 +281,11 @@ print_request(struct xz_yout *o, const struct xz_request *r)
 	xz_yout_time(o, r->created_at);
 	xz_yout_plain(o, "expires");
 	xz_yout_time(o, r->expires_at);
+	if (r->mode == XZ_MODE_DELEGATED) {
+		xz_hex(r->link, sizeof(r->link), hex, sizeof(hex));
+		kv(o, "partner", r->partner, 1);
+		kv(o, "link", hex, 1);
+	}
 	xz_yout_map_end(o);
 }
 

@@ -56,7 +56,8 @@ setup(void **state)
 	snprintf(yaml, sizeof(yaml),
 	    "id: deaths\nversion: 2\npurpose: p\nlegal_basis: l\n"
 	    "requester: " PEER "\ndataset: death_registry\nkey_column: id_number\n"
-	    "modes: [intersect, cardinality]\nlabels: [date_of_death]\n"
+	    "modes: [intersect, cardinality, delegated]\nlabels: [date_of_death, id_number]\n"
+	    "partners: [medical-insurance.example.gov.cn]\n"
 	    "query_size: {min: 10, max: 1000}\n"
 	    "budget: {joins_per_day: 4, elements_per_30_days: 10000}\n"
 	    "valid: {from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z}\n"
@@ -132,6 +133,21 @@ static void b_label(struct scenario *s) {
 	s->req.n_labels = 2;
 	snprintf(s->req.labels[1], sizeof(s->req.labels[1]), "%s", "home_address");
 }
+static void b_key_label(struct scenario *s) {
+	s->req.n_labels = 2;
+	snprintf(s->req.labels[1], sizeof(s->req.labels[1]), "%s", "id_number");
+}
+static void b_delegated(struct scenario *s) {
+	b_key_label(s);
+	s->req.mode = XZ_MODE_DELEGATED;
+	snprintf(s->req.partner, sizeof(s->req.partner), "%s",
+	    "medical-insurance.example.gov.cn");
+	memset(s->req.link, 0x5a, sizeof(s->req.link));
+}
+static void b_partner(struct scenario *s) {
+	b_delegated(s);
+	snprintf(s->req.partner, sizeof(s->req.partner), "%s", "tax.example.gov.cn");
+}
 static void b_small(struct scenario *s) { s->req.query_size = 9; }
 static void b_large(struct scenario *s) { s->req.query_size = 1001; }
 static void b_min_edge(struct scenario *s) { s->req.query_size = 10; }
@@ -190,6 +206,11 @@ static const struct row rows[] = {
 	{ "other dataset", b_dataset, NULL, XZ_REFUSE_DATASET_MISMATCH, "marriages" },
 	{ "mode not allowed", b_mode, NULL, XZ_REFUSE_MODE_NOT_ALLOWED, "difference" },
 	{ "label not allowed", b_label, NULL, XZ_REFUSE_LABEL_NOT_ALLOWED, "home_address" },
+	{ "key column as a two-party label", b_key_label, NULL, XZ_REFUSE_LABEL_NOT_ALLOWED,
+	  "only a delegated join reveals it" },
+	{ "delegated with a listed partner", b_delegated, NULL, XZ_ALLOW, "allowed" },
+	{ "delegated with another partner", b_partner, NULL, XZ_REFUSE_PARTNER_NOT_ALLOWED,
+	  "records of tax.example.gov.cn" },
 	{ "set too small", b_small, NULL, XZ_REFUSE_SET_TOO_SMALL, "below the minimum 10" },
 	{ "set at minimum", b_min_edge, NULL, XZ_ALLOW, "allowed" },
 	{ "set too large", b_large, NULL, XZ_REFUSE_SET_TOO_LARGE, "above the maximum 1000" },

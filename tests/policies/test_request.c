@@ -70,7 +70,8 @@ req_equal(const struct xz_request *a, const struct xz_request *b)
 	    a->query_size != b->query_size || strcmp(a->purpose, b->purpose) ||
 	    strcmp(a->case_number, b->case_number) ||
 	    strcmp(a->legal_basis, b->legal_basis) ||
-	    a->created_at != b->created_at || a->expires_at != b->expires_at)
+	    a->created_at != b->created_at || a->expires_at != b->expires_at ||
+	    strcmp(a->partner, b->partner) || memcmp(a->link, b->link, 16))
 		return 0;
 	for (size_t i = 0; i < a->n_labels; i++)
 		if (strcmp(a->labels[i], b->labels[i]))
@@ -198,12 +199,20 @@ struct invalid_case {
 static void m_requester(struct xz_request *r) { snprintf(r->requester, sizeof(r->requester), "%s", "a b"); }
 static void m_policy(struct xz_request *r) { snprintf(r->policy_id, sizeof(r->policy_id), "%s", ""); }
 static void m_version(struct xz_request *r) { r->policy_version = 0; }
-static void m_mode(struct xz_request *r) { r->mode = 4; }
+static void m_mode(struct xz_request *r) { r->mode = 5; }
 static void m_size(struct xz_request *r) { r->query_size = 0; }
 static void m_purpose(struct xz_request *r) { snprintf(r->purpose, sizeof(r->purpose), "%s", "a\x1b[2Jb"); }
 static void m_case(struct xz_request *r) { r->case_number[0] = '\0'; }
 static void m_expires(struct xz_request *r) { r->expires_at = r->created_at; }
 static void m_labels(struct xz_request *r) { snprintf(r->labels[1], sizeof(r->labels[1]), "%s", r->labels[0]); }
+static void m_partner_2p(struct xz_request *r) { snprintf(r->partner, sizeof(r->partner), "%s", "tax.example.gov.cn"); }
+static void m_link_2p(struct xz_request *r) { r->link[3] = 1; }
+static void m_deleg_nopartner(struct xz_request *r) { r->mode = XZ_MODE_DELEGATED; r->link[0] = 1; }
+static void m_deleg_nolink(struct xz_request *r) { r->mode = XZ_MODE_DELEGATED; m_partner_2p(r); }
+static void m_deleg_self(struct xz_request *r) {
+	m_deleg_nopartner(r);
+	snprintf(r->partner, sizeof(r->partner), "%s", r->responder);
+}
 
 static void
 test_validate(void **state)
@@ -212,12 +221,17 @@ test_validate(void **state)
 		{ "requester with space", m_requester, "requester" },
 		{ "empty policy", m_policy, "policy" },
 		{ "version 0", m_version, "policy_version" },
-		{ "mode 4", m_mode, "mode" },
+		{ "mode 5", m_mode, "mode" },
 		{ "size 0", m_size, "query_size" },
 		{ "escape in purpose", m_purpose, "purpose" },
 		{ "empty case number", m_case, "case_number" },
 		{ "expires = created", m_expires, "expires" },
 		{ "duplicate label", m_labels, "labels[1]" },
+		{ "partner in intersect", m_partner_2p, "partner" },
+		{ "link in intersect", m_link_2p, "link" },
+		{ "delegated, no partner", m_deleg_nopartner, "partner" },
+		{ "delegated, no link", m_deleg_nolink, "link" },
+		{ "partner = responder", m_deleg_self, "partner" },
 	};
 	struct xz_request r;
 	struct xz_perror e;
@@ -259,6 +273,51 @@ test_request_file_round_trip(void **state)
 	assert_int_equal(g.n_approvals, 2);
 	assert_memory_equal(f.approvals, g.approvals, sizeof(f.approvals[0]) * 2);
 	assert_int_equal(xz_approval_verify(&g.req, &g.approvals[1]), 0);
+	free(text);
+}
+
+/* A delegated request: partner and link are encoded, signed, filed. */
+static void
+test_delegated_round_trip(void **state)
+{
+	struct xz_request_file f, g;
+	unsigned char buf[XZ_REQUEST_ENCODED_MAX], buf2[XZ_REQUEST_ENCODED_MAX];
+	unsigned char d1[32], d2[32];
+	struct xz_request back;
+	struct xz_perror e;
+	size_t len, len2;
+	char *text = NULL;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	kat_request(&f.req);
+	f.req.mode = XZ_MODE_DELEGATED;
+	snprintf(f.req.partner, sizeof(f.req.partner), "%s", "medical-insurance.example.gov.cn");
+	for (int i = 0; i < 16; i++)
+		f.req.link[i] = (unsigned char)(0xa0 + i);
+	assert_int_equal(xz_request_encode(&f.req, buf, sizeof(buf), &len, &e), 0);
+	assert_int_equal(xz_request_decode(buf, len, &back, &e), 0);
+	assert_true(req_equal(&f.req, &back));
+	/* The link is signed: another link, another digest. */
+	assert_int_equal(xz_request_digest(&f.req, d1, &e), 0);
+	back.link[15] ^= 1;
+	assert_int_equal(xz_request_digest(&back, d2, &e), 0);
+	assert_memory_not_equal(d1, d2, 32);
+	/* Cut off the link: not a request. */
+	assert_int_equal(xz_request_decode(buf, len - 1, &back, &e), -1);
+	/* An intersect request's encoding has no such fields. */
+	f.req.mode = XZ_MODE_INTERSECT;
+	f.req.partner[0] = '\0';
+	memset(f.req.link, 0, 16);
+	assert_int_equal(xz_request_encode(&f.req, buf2, sizeof(buf2), &len2, &e), 0);
+	assert_true(len2 < len);
+	f.req.mode = XZ_MODE_DELEGATED;
+	snprintf(f.req.partner, sizeof(f.req.partner), "%s", "medical-insurance.example.gov.cn");
+	f.req.link[0] = 0xa0;
+	assert_int_equal(xz_request_file_print(&f, &text, &e), 0);
+	assert_non_null(strstr(text, "partner: \"medical-insurance.example.gov.cn\""));
+	assert_int_equal(xz_request_file_parse("r.yaml", text, strlen(text), &g, &e), 0);
+	assert_true(req_equal(&f.req, &g.req));
 	free(text);
 }
 
@@ -391,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_decode_strict),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_request_file_round_trip),
+		cmocka_unit_test(test_delegated_round_trip),
 		cmocka_unit_test(test_request_file_errors),
 		cmocka_unit_test(test_keyfile),
 		cmocka_unit_test(test_file_mutations),
