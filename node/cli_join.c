@@ -22,14 +22,22 @@ static void
 join_usage(FILE *f)
 {
 	fputs("usage: xiezhi join --peer NAME --request FILE --dataset LOCAL --key COLUMN\n"
-	    "           [--timeout SECONDS | --timeout-ms MS] [--json] [--dir DIR]\n\n"
+	    "           [--timeout SECONDS | --timeout-ms MS] [--json] [--dir DIR]\n"
+	    "       xiezhi join --peer OWNER0 --request FILE0 --peer OWNER1 --request FILE1\n"
+	    "           --key LABEL [--timeout ...] [--json] [--dir DIR]\n\n"
 	    "Sends the approved request FILE to peer NAME (a peer in xiezhi.conf),\n"
 	    "matches column COLUMN of the local dataset LOCAL against the peer's\n"
 	    "dataset with private set intersection, and stores the result (matches\n"
 	    "with their labels, the count, or the keys not found, by the request's\n"
 	    "mode) in this node's encrypted store, tables join_results and\n"
 	    "join_result_rows.  Both nodes record the join in their audit logs.\n"
-	    "--timeout bounds the whole join (default 3600 s).\n"
+	    "--timeout bounds the whole join (default 3600 s).\n\n"
+	    "With two peers and two requests (both mode delegated, made for the same\n"
+	    "step) it runs a delegated join: this node holds none of the data; the\n"
+	    "two owners' records are matched and it learns the matching pairs with\n"
+	    "the labels both requests ask for.  LABEL is the label that carries the\n"
+	    "matched key (one owner's key column); the pairs are stored under the\n"
+	    "first request's id.\n"
 	    "Exit status: 0 completed, 1 refused by the peer or failed, 2 usage.\n", f);
 }
 
@@ -148,6 +156,97 @@ make_leads(const struct xz_join_opts *o, const struct xz_join_outcome *out, int 
 	free(rf);
 }
 
+static void
+print_delegated(const struct xz_delegated_opts *o, const struct xz_delegated_outcome *out,
+    int rc, const char *err, int json)
+{
+	char id[2][33];
+
+	for (unsigned i = 0; i < 2; i++)
+		sodium_bin2hex(id[i], sizeof(id[i]), out->owner[i].request_id, 16);
+	if (json) {
+		printf("{\"request_ids\": [\"%s\", \"%s\"], \"outcome\": \"%s\", "
+		    "\"mode\": \"delegated\", \"owners\": [", id[0], id[1],
+		    rc == 0 ? "completed" : rc == 1 ? "refused" : "failed");
+		for (unsigned i = 0; i < 2; i++) {
+			const struct xz_join_outcome *w = &out->owner[i];
+			printf("%s{\"peer\": ", i ? ", " : "");
+			xz_json_string(stdout, w->peer_name[0] ? w->peer_name : o->peer[i]);
+			printf(", \"records\": %llu", (unsigned long long)w->peer_size);
+			if (w->refused) {
+				printf(", \"refusal\": ");
+				xz_json_string(stdout, xz_verdict_name((enum xz_verdict)w->refusal_code));
+				printf(", \"reason\": ");
+				xz_json_string(stdout, w->reason);
+			}
+			printf("}");
+		}
+		printf("]");
+		if (rc < 0) {
+			printf(", \"error\": ");
+			xz_json_string(stdout, err);
+		} else if (rc == 0) {
+			printf(", \"result_size\": %llu, \"stored_rows\": %llu, "
+			    "\"seconds\": %.3f", (unsigned long long)out->result_size,
+			    (unsigned long long)out->stored_rows, out->seconds);
+		}
+		printf("}\n");
+		return;
+	}
+	if (rc == 1) {
+		for (unsigned i = 0; i < 2; i++)
+			if (out->owner[i].refused)
+				printf("refused   request %s by %s\nreason    %s: %s\n", id[i],
+				    out->owner[i].peer_name[0] ? out->owner[i].peer_name :
+				    o->peer[i], xz_verdict_name((enum xz_verdict)
+				    out->owner[i].refusal_code), out->owner[i].reason);
+		return;
+	}
+	if (rc != 0)
+		return;
+	printf("completed delegated join of %s and %s\n"
+	    "requests  %s (%s), %s (%s)\n"
+	    "offered   %llu records by %s, %llu by %s (padded)\n"
+	    "result    %llu matching pairs; %llu rows stored in join_result_rows\n"
+	    "time      %.2f s\n", out->owner[0].peer_name, out->owner[1].peer_name,
+	    id[0], out->owner[0].peer_name, id[1], out->owner[1].peer_name,
+	    (unsigned long long)out->owner[0].peer_size, out->owner[0].peer_name,
+	    (unsigned long long)out->owner[1].peer_size, out->owner[1].peer_name,
+	    (unsigned long long)out->result_size, (unsigned long long)out->stored_rows,
+	    out->seconds);
+}
+
+static int
+run_delegated(struct xz_delegated_opts *o, int json)
+{
+	struct xz_delegated_outcome out;
+	struct xz_join_opts lo = { .dir = o->dir, .request_file = o->request_file[0] };
+	struct xz_join_outcome lead_out = { 0 };
+	struct progress pr = {0};
+	struct xz_diag d = {{0}};
+	int rc;
+
+	pr.on = !json && xz_cli_interactive();
+	o->progress = draw;
+	o->progress_arg = &pr;
+	rc = xz_requester_delegated_join(o, &out, &d);
+	if (pr.drawn)
+		fputs("\r\033[K", stderr);
+	print_delegated(o, &out, rc, d.msg, json);
+	if (rc < 0) {
+		xz_cli_error("delegated join failed: %s", d.msg);
+		return XZ_EXIT_FAIL;
+	}
+	if (rc == 1) {
+		if (!json)
+			xz_cli_error("a data owner refused the delegated join");
+		return XZ_EXIT_FAIL;
+	}
+	memcpy(lead_out.request_id, out.owner[0].request_id, 16);
+	make_leads(&lo, &lead_out, json);
+	return XZ_EXIT_OK;
+}
+
 int
 xz_cmd_join(int argc, char **argv)
 {
@@ -165,6 +264,8 @@ xz_cmd_join(int argc, char **argv)
 	};
 	struct xz_join_opts o = {0};
 	struct xz_join_outcome out;
+	const char *peers[3] = { NULL, NULL, NULL }, *reqs[3] = { NULL, NULL, NULL };
+	size_t npeers = 0, nreqs = 0;
 	struct progress pr = {0};
 	const char *dir_opt = NULL;
 	uint64_t timeout = DEFAULT_TIMEOUT_S, timeout_ms = 0;
@@ -174,8 +275,16 @@ xz_cmd_join(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'p': o.peer = optarg; break;
-		case 'r': o.request_file = optarg; break;
+		case 'p':
+			if (npeers == 2)
+				return xz_cli_usage_error("join", "at most two --peer");
+			peers[npeers++] = optarg;
+			break;
+		case 'r':
+			if (nreqs == 2)
+				return xz_cli_usage_error("join", "at most two --request");
+			reqs[nreqs++] = optarg;
+			break;
 		case 's': o.dataset = optarg; break;
 		case 'k': o.key_column = optarg; break;
 		case 't':
@@ -196,6 +305,26 @@ xz_cmd_join(int argc, char **argv)
 	}
 	if (optind != argc)
 		return xz_cli_usage_error("join", "unexpected argument '%s'", argv[optind]);
+	if (npeers != nreqs)
+		return xz_cli_usage_error("join", "give one --request per --peer, in the "
+		    "same order");
+	o.peer = peers[0];
+	o.request_file = reqs[0];
+	if (npeers == 2) {
+		struct xz_delegated_opts dopt = { .peer = { peers[0], peers[1] },
+		    .request_file = { reqs[0], reqs[1] }, .key_label = o.key_column };
+		if (o.dataset != NULL)
+			return xz_cli_usage_error("join", "a delegated join uses no local "
+			    "dataset: leave out --dataset");
+		if (o.key_column == NULL)
+			return xz_cli_usage_error("join", "--key LABEL is required: the label "
+			    "that carries the matched key");
+		if ((dopt.dir = xz_cli_node_dir(dir_opt)) == NULL)
+			return XZ_EXIT_USAGE;
+		dopt.deadline_ms = timeout_ms > 0 ? (int64_t)timeout_ms :
+		    (int64_t)timeout * 1000;
+		return run_delegated(&dopt, json);
+	}
 	if (o.peer == NULL || o.request_file == NULL || o.dataset == NULL ||
 	    o.key_column == NULL)
 		return xz_cli_usage_error("join", "--peer, --request, --dataset and --key "

@@ -34,7 +34,7 @@ request_usage(FILE *f)
 	    "           --requester ID --responder ID --policy ID --policy-version N\n"
 	    "           --dataset NAME --mode MODE [--label NAME]... --query-size N\n"
 	    "           --purpose TEXT --case-number TEXT --legal-basis TEXT\n"
-	    "           [--valid-for SECONDS]\n"
+	    "           [--valid-for SECONDS] [--partner ID --link HEX]\n"
 	    "       xiezhi request show FILE [--policy POLICY.yaml]\n"
 	    "       xiezhi request approve FILE --key NAME.key [--as APPROVER]\n"
 	    "           [--digest HEX]\n"
@@ -44,7 +44,10 @@ request_usage(FILE *f)
 	    "         128-bit id, created now, valid for 7 days unless --valid-for.\n"
 	    "         --from-policy fills requester, policy, version, dataset, purpose\n"
 	    "         and legal basis from a policy file; options given win.\n"
-	    "         MODE is intersect, cardinality or difference.\n"
+	    "         MODE is intersect, cardinality, difference or delegated; a\n"
+	    "         delegated request names the other data owner (--partner) and the\n"
+	    "         32-hex-digit link both owners' requests of the step share\n"
+	    "         (--link; 'xiezhi model requests' makes such pairs).\n"
 	    "show     prints everything an approver must read before signing, the\n"
 	    "         request digest, and each approval's status (with --policy: whether\n"
 	    "         the approver and key are the policy's and the threshold is met).\n"
@@ -179,7 +182,7 @@ done:
 enum {
 	O_OUT = 1, O_FROM, O_REQUESTER, O_RESPONDER, O_POLICY, O_VERSION,
 	O_DATASET, O_MODE, O_LABEL, O_SIZE, O_PURPOSE, O_CASE, O_BASIS,
-	O_VALID, O_KEY, O_AS, O_DIGEST, O_PEER, O_SELF, O_NOW, O_HELP
+	O_VALID, O_KEY, O_AS, O_DIGEST, O_PEER, O_SELF, O_NOW, O_HELP, O_PARTNER, O_LINK
 };
 
 static int
@@ -220,6 +223,18 @@ create_option(struct xz_request *r, int c, const char *v, uint64_t *valid_for)
 		if (xz_parse_u64(v, 60, MAX_VALID_FOR, valid_for) != 0)
 			break;
 		return 0;
+	case O_PARTNER: return copy_opt(r->partner, sizeof(r->partner), v, "--partner");
+	case O_LINK: {
+		size_t bin = 0;
+		if (strlen(v) != 2 * XZ_REQUEST_ID_LEN || sodium_hex2bin(r->link,
+		    sizeof(r->link), v, strlen(v), NULL, &bin, NULL) != 0 ||
+		    bin != XZ_REQUEST_ID_LEN) {
+			xz_cli_error("request create: --link: expected 32 hexadecimal "
+			    "digits, got '%s'", v);
+			return -1;
+		}
+		return 0;
+	}
 	default:
 		return -1;
 	}
@@ -245,6 +260,8 @@ cmd_create(int argc, char **argv)
 		{ "case-number", required_argument, NULL, O_CASE },
 		{ "legal-basis", required_argument, NULL, O_BASIS },
 		{ "valid-for", required_argument, NULL, O_VALID },
+		{ "partner", required_argument, NULL, O_PARTNER },
+		{ "link", required_argument, NULL, O_LINK },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -366,13 +383,20 @@ show_request(const struct xz_request *r, const unsigned char digest[32])
 	field("policy:", num);
 	field("dataset:", r->dataset);
 	field("mode:", xz_mode_name(r->mode));
+	if (r->mode == XZ_MODE_DELEGATED) {
+		field("partner:", r->partner);
+		xz_hex(r->link, XZ_REQUEST_ID_LEN, hex, sizeof(hex));
+		field("link:", hex);
+	}
 	for (size_t i = 0, n = 0; i < r->n_labels && n < sizeof(labels); i++) {
 		int w = snprintf(labels + n, sizeof(labels) - n, "%s%s", i ? ", " : "",
 		    r->labels[i]);
 		n += w > 0 ? (size_t)w : 0;
 	}
 	field("labels revealed:", r->n_labels ? labels : "(none)");
-	snprintf(num, sizeof(num), "%" PRIu64 " (declared, padded)", r->query_size);
+	snprintf(num, sizeof(num), "%" PRIu64 " %s", r->query_size,
+	    r->mode == XZ_MODE_DELEGATED ? "(most of the partner's records to evaluate)" :
+	    "(declared, padded)");
 	field("query set size:", num);
 	field("purpose:", r->purpose);
 	field("case number:", r->case_number);

@@ -74,6 +74,26 @@ xz_join_batch_max(uint64_t requester_bound, uint64_t responder_bound, uint32_t l
 	return b == 0 ? 1 : (uint32_t)b;
 }
 
+/*
+ * Delegated joins: an owner's D_TAGS item is tag || key (32) [|| nonce (12)
+ * || u32 length || label || tag (16)] (docs/protocol.md §11.2).  The tag
+ * length depends on both owners' bounds; partner_max bounds the partner's,
+ * so the batch this gives fits whatever the partner's real bound is.
+ */
+uint32_t
+xz_join_delegated_batch_max(uint64_t partner_max, uint64_t own_bound, uint32_t label_len)
+{
+	uint64_t tag = xz_psi_tag_len(partner_max, own_bound);
+	uint64_t item = tag + 32 + (label_len > 0 ? 12 + 4 + (uint64_t)label_len + 16 : 0), b;
+
+	if (item < 32)
+		item = 32;
+	b = (XZ_JOIN_BATCH_BYTES - 48) / item;
+	if (b > XZ_JOIN_BATCH_LIMIT)
+		b = XZ_JOIN_BATCH_LIMIT;
+	return b == 0 ? 1 : (uint32_t)b;
+}
+
 int
 xz_join_params_encode(const struct xz_join_params *p, uint8_t *buf, size_t cap,
     size_t *len, struct xz_diag *d)
@@ -116,9 +136,11 @@ xz_join_params_decode(const uint8_t *buf, size_t len, struct xz_join_params *p,
 	memcpy(p->responder_name, buf + 33, buf[32]);
 	if (xz_mode_name(p->mode) == NULL || p->responder_bound > XZ_PSI_MAX_BOUND ||
 	    p->requester_bound > XZ_PSI_MAX_BOUND || p->label_len > XZ_PSI_MAX_LABEL_LEN ||
-	    (p->label_len > 0 && p->mode != XZ_MODE_INTERSECT) || p->batch_max == 0 ||
-	    p->batch_max > xz_join_batch_max(p->requester_bound, p->responder_bound,
-	    p->label_len))
+	    (p->label_len > 0 && p->mode != XZ_MODE_INTERSECT &&
+	    p->mode != XZ_MODE_DELEGATED) || p->batch_max == 0 ||
+	    p->batch_max > (p->mode == XZ_MODE_DELEGATED ?
+	    xz_join_delegated_batch_max(p->requester_bound, p->responder_bound, p->label_len) :
+	    xz_join_batch_max(p->requester_bound, p->responder_bound, p->label_len)))
 		return xz_diag_set(d, "the responder's join parameters are out of range "
 		    "(mode %d, bound %llu, label length %u, batch %u)", p->mode,
 		    (unsigned long long)p->responder_bound, p->label_len, p->batch_max);
@@ -136,6 +158,71 @@ xz_join_psi_params(const struct xz_join_params *p, const uint8_t join_id[XZ_REQU
 	out->responder_bound = p->responder_bound;
 	out->label_len = p->label_len;
 	out->batch_max = p->batch_max;
+	out->threads = 0;
+}
+
+/* ---- partner: "XZJD" | ver 1 | self u8 | 0 0 | partner bound u64 |
+ *      partner label length u32 | batch u32 | name_len u8 | name ---- */
+
+#define PARTNER_MAGIC	"XZJD"
+
+int
+xz_join_partner_encode(const struct xz_join_partner *p, uint8_t *buf, size_t cap,
+    size_t *len, struct xz_diag *d)
+{
+	size_t nl = strlen(p->partner_name);
+
+	if (cap < 25 + nl || p->self > 1 ||
+	    !node_name_ok((const uint8_t *)p->partner_name, nl))
+		return xz_diag_set(d, "partner message: bad node name or buffer");
+	memcpy(buf, PARTNER_MAGIC, 4);
+	buf[4] = 1;
+	buf[5] = (uint8_t)p->self;
+	buf[6] = buf[7] = 0;
+	put_u64(buf + 8, p->partner_bound);
+	put_u32(buf + 16, p->partner_label_len);
+	put_u32(buf + 20, p->batch_max);
+	buf[24] = (uint8_t)nl;
+	memcpy(buf + 25, p->partner_name, nl);
+	*len = 25 + nl;
+	return 0;
+}
+
+int
+xz_join_partner_decode(const uint8_t *buf, size_t len, struct xz_join_partner *p,
+    struct xz_diag *d)
+{
+	memset(p, 0, sizeof(*p));
+	if (len < 26 || len > XZ_JOIN_PARTNER_MAX || memcmp(buf, PARTNER_MAGIC, 4) != 0 ||
+	    buf[4] != 1 || buf[5] > 1 || buf[6] != 0 || buf[7] != 0 || len != 25u + buf[24])
+		return xz_diag_set(d, "the requester's partner message is malformed "
+		    "(%zu bytes)", len);
+	p->self = buf[5];
+	p->partner_bound = get_u64(buf + 8);
+	p->partner_label_len = get_u32(buf + 16);
+	p->batch_max = get_u32(buf + 20);
+	if (!node_name_ok(buf + 25, buf[24]))
+		return xz_diag_set(d, "the partner's node name is not a valid name");
+	memcpy(p->partner_name, buf + 25, buf[24]);
+	if (p->partner_bound > XZ_PSI_MAX_BOUND || p->partner_label_len > XZ_PSI_MAX_LABEL_LEN ||
+	    p->batch_max == 0 || p->batch_max > XZ_JOIN_BATCH_LIMIT)
+		return xz_diag_set(d, "the requester's partner message is out of range "
+		    "(bound %llu, label length %u, batch %u)",
+		    (unsigned long long)p->partner_bound, p->partner_label_len, p->batch_max);
+	return 0;
+}
+
+void
+xz_join_dparams(const uint8_t link[XZ_REQUEST_ID_LEN], const uint64_t bound[2],
+    const uint32_t label_len[2], uint32_t batch_max, struct xz_psi_dparams *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->join_id, link, XZ_PSI_JOIN_ID_LEN);
+	out->bound[0] = bound[0];
+	out->bound[1] = bound[1];
+	out->label_len[0] = label_len[0];
+	out->label_len[1] = label_len[1];
+	out->batch_max = batch_max;
 	out->threads = 0;
 }
 

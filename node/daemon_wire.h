@@ -10,6 +10,8 @@
  *   OpenReply.params  join parameters chosen by the responder (struct below)
  *   Batch phase 1     one PSI engine message (crypto/psi.h)
  *   Batch phase 3     requester hello (its node name), right after Open
+ *   Batch phase 4     delegated: the other owner's bound and label length,
+ *                     the batch size, this owner's index (after OpenReply)
  *   Batch phase 2     requester summary, after the engine finished
  *   Close             transcript hash
  *   Receipt           transcript hash, responder public key | Ed25519 signature,
@@ -31,9 +33,11 @@
 #define XZ_JOIN_PHASE_PSI	1u
 #define XZ_JOIN_PHASE_SUMMARY	2u
 #define XZ_JOIN_PHASE_HELLO	3u	/* requester's node name, right after Open */
+#define XZ_JOIN_PHASE_PARTNER	4u	/* delegated: the other owner's parameters */
 #define XZ_JOIN_NODE_NAME_MAX	64
 #define XZ_JOIN_PARAMS_MAX	(48 + XZ_JOIN_NODE_NAME_MAX)
 #define XZ_JOIN_SUMMARY_MAX	(16 + XZ_JOIN_NODE_NAME_MAX)
+#define XZ_JOIN_PARTNER_MAX	(25 + XZ_JOIN_NODE_NAME_MAX)
 #define XZ_JOIN_APPROVAL_MAX	(1 + XZ_NAME_MAX + 32 + 64)
 #define XZ_JOIN_RECEIPT_LEN	(32 + 64)
 /* Every PSI message must fit the transport's batch cap. */
@@ -65,6 +69,32 @@ int xz_join_params_decode(const uint8_t *buf, size_t len, struct xz_join_params 
 /* Largest batch whose every PSI message fits XZ_JOIN_BATCH_BYTES. */
 uint32_t xz_join_batch_max(uint64_t requester_bound, uint64_t responder_bound,
     uint32_t label_len);
+/* The batch size of a delegated owner whose partner sends at most
+ * partner_max records (docs/protocol.md §11.2). */
+uint32_t xz_join_delegated_batch_max(uint64_t partner_max, uint64_t own_bound,
+    uint32_t label_len);
+
+/*
+ * Delegated joins: after both owners accepted, the requester tells each
+ * one its index, the other owner's (padded) bound and label length, and
+ * the batch size (the smaller of the two owners' proposals).  An owner
+ * refuses a partner bound above its request's query_size.
+ */
+struct xz_join_partner {
+	unsigned self;			/* 0 or 1 */
+	uint64_t partner_bound;
+	uint32_t partner_label_len;
+	uint32_t batch_max;
+	char partner_name[XZ_JOIN_NODE_NAME_MAX + 1];
+};
+int xz_join_partner_encode(const struct xz_join_partner *p, uint8_t *buf, size_t cap,
+    size_t *len, struct xz_diag *d);
+int xz_join_partner_decode(const uint8_t *buf, size_t len, struct xz_join_partner *p,
+    struct xz_diag *d);
+/* The delegated engine parameters, in owner order. */
+void xz_join_dparams(const uint8_t link[XZ_REQUEST_ID_LEN], const uint64_t bound[2],
+    const uint32_t label_len[2], uint32_t batch_max, struct xz_psi_dparams *out);
+
 /* The engine parameters both sides derive from the join parameters. */
 void xz_join_psi_params(const struct xz_join_params *p,
     const uint8_t join_id[XZ_REQUEST_ID_LEN], struct xz_psi_params *out);

@@ -196,7 +196,8 @@ join_mode(struct xz_node *node, const uint8_t *rid, char mode[16], struct xz_dia
 		    "has no result)", hex);
 	if (rc != SQLITE_ROW)
 		return xz_node_db_error(node, "reading join_results", d);
-	if (strcmp(mode, "intersect") != 0 && strcmp(mode, "difference") != 0)
+	if (strcmp(mode, "intersect") != 0 && strcmp(mode, "difference") != 0 &&
+	    strcmp(mode, "delegated") != 0)
 		return xz_diag_set(d, "request %s was a %s join: it gave a count, not "
 		    "records, so it has no leads", hex, mode);
 	return 0;

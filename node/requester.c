@@ -9,7 +9,9 @@
  * no join began on either side, so crosscheck has nothing to pair.
  */
 #include "requester.h"
+#include "requester_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,6 @@
 #include "request.h"
 #include "rpc.h"
 
-#define STEP_TIMEOUT_MS 300000
 
 static const char results_schema[] =
     "CREATE TABLE IF NOT EXISTS join_results ("
@@ -43,41 +44,24 @@ static const char results_schema[] =
     "CREATE INDEX IF NOT EXISTS join_result_rows_by_request"
     " ON join_result_rows (request_id);";
 
-struct qjoin {
-	const struct xz_join_opts *o;
-	struct xz_join_outcome *out;
-	struct xz_nodeconf *conf;
-	const struct xz_conf_peer *peer;
-	struct xz_node *node;
-	struct xz_request_file *rf;
-	uint8_t reqbytes[XZ_REQUEST_ENCODED_MAX];
-	size_t reqlen;
-	uint8_t abuf[XZ_REQUEST_MAX_APPROVALS][XZ_JOIN_APPROVAL_MAX];
-	struct xz_join_data *data;	/* the values sent */
-	struct xz_join_data *owned_data;	/* loaded here (else borrowed) */
-	struct xz_rpc_client *client;
-	struct xz_rpc_stream *s;
-	struct xz_join_params params;
-	struct xz_psi_requester *psi;
-	struct xz_transcript tr;
-	uint64_t seq_out, seq_in, recv_batches;
-	uint8_t receipt[XZ_JOIN_RECEIPT_LEN];
-	char *checkpoint;
-	int started, sent_open;
-	struct timespec call_opened;	/* when the call's deadline began */
-	char reason[512];
-};
+int
+rq_results_schema(struct xz_node *node, struct xz_diag *d)
+{
+	if (sqlite3_exec(xz_node_db(node), results_schema, NULL, NULL, NULL) != SQLITE_OK)
+		return xz_node_db_error(node, "storing the join result", d);
+	return 0;
+}
 
-static const char *
-mode_name(const struct qjoin *j)
+const char *
+rq_mode_name(const struct qjoin *j)
 {
 	const char *m = xz_mode_name(j->rf->req.mode);
 
 	return m != NULL ? m : "unknown";
 }
 
-static int
-record(struct qjoin *j, enum xz_audit_type type, const struct xz_audit_field *extra,
+int
+rq_record(struct qjoin *j, enum xz_audit_type type, const struct xz_audit_field *extra,
     size_t nextra, struct xz_diag *d)
 {
 	struct xz_audit_field f[XZ_AUDIT_FIELDS_MAX];
@@ -91,7 +75,7 @@ record(struct qjoin *j, enum xz_audit_type type, const struct xz_audit_field *ex
 	f[ev.nfields++] = (struct xz_audit_field){ .name = "peer_identity",
 	    .kind = XZ_AUDIT_STR, .str = j->peer->identity };
 	f[ev.nfields++] = (struct xz_audit_field){ .name = "mode", .kind = XZ_AUDIT_STR,
-	    .str = mode_name(j) };
+	    .str = rq_mode_name(j) };
 	f[ev.nfields++] = (struct xz_audit_field){ .name = "role", .kind = XZ_AUDIT_STR,
 	    .str = "requester" };
 	for (size_t i = 0; i < nextra; i++)
@@ -99,20 +83,20 @@ record(struct qjoin *j, enum xz_audit_type type, const struct xz_audit_field *ex
 	return xz_audit_append(j->node, &ev, NULL, d);
 }
 
-static void
-record_aborted(struct qjoin *j, const char *reason)
+void
+rq_record_aborted(struct qjoin *j, const char *reason)
 {
 	struct xz_audit_field f = { .name = "reason", .kind = XZ_AUDIT_STR, .str = reason };
 	struct xz_diag d;
 
-	if (record(j, XZ_AUDIT_JOIN_ABORTED, &f, 1, &d) != 0 || xz_audit_publish(j->node, &d) != 0)
+	if (rq_record(j, XZ_AUDIT_JOIN_ABORTED, &f, 1, &d) != 0 || xz_audit_publish(j->node, &d) != 0)
 		fprintf(stderr, "xiezhi: join_aborted record failed: %s\n", d.msg);
 }
 
 /* The responder's refusal, as this node received it: a decision record
  * (no join began, so there is no join_* record on either side). */
-static void
-record_refusal(struct qjoin *j)
+void
+rq_record_refusal(struct qjoin *j)
 {
 	struct xz_audit_field f[5];
 	struct xz_audit_event ev = { XZ_AUDIT_DECISION, j->conf->identity, j->rf->req.id,
@@ -150,15 +134,15 @@ load_request(struct qjoin *j, struct xz_diag *d)
 		return xz_diag_set(d, "%s", buf);
 	}
 	memcpy(j->out->request_id, j->rf->req.id, 16);
-	snprintf(j->out->mode, sizeof(j->out->mode), "%s", mode_name(j));
+	snprintf(j->out->mode, sizeof(j->out->mode), "%s", rq_mode_name(j));
 	if (j->rf->n_approvals == 0)
 		return xz_diag_set(d, "%s carries no approvals: have it approved with "
 		    "'xiezhi request approve' first", j->o->request_file);
 	return 0;
 }
 
-static int
-prepare(struct qjoin *j, struct xz_diag *d)
+int
+rq_prepare_peer(struct qjoin *j, struct xz_diag *d)
 {
 	if ((j->conf = calloc(1, sizeof(*j->conf))) == NULL)
 		return xz_diag_set(d, "out of memory");
@@ -177,9 +161,27 @@ prepare(struct qjoin *j, struct xz_diag *d)
 	if (strcmp(j->rf->req.responder, j->peer->identity) != 0)
 		return xz_diag_set(d, "the request is addressed to '%s' but peer '%s' has "
 		    "identity '%s'", j->rf->req.responder, j->peer->name, j->peer->identity);
-	if (xz_node_open(j->o->dir, &j->node, d) != 0 ||
+	return 0;
+}
+
+int
+rq_open_node(struct qjoin *j, struct xz_diag *d)
+{
+	return xz_node_open(j->o->dir, &j->node, d) != 0 ||
 	    xz_audit_check_anchor(j->node, d) != 0 ||
-	    xz_daemon_close_dangling(j->node, "requester", j->conf->identity, NULL, d) != 0)
+	    xz_daemon_close_dangling(j->node, "requester", j->conf->identity, NULL, d) != 0 ?
+	    -1 : 0;
+}
+
+static int
+prepare(struct qjoin *j, struct xz_diag *d)
+{
+	if (rq_prepare_peer(j, d) != 0)
+		return -1;
+	if (j->rf->req.mode == XZ_MODE_DELEGATED)
+		return xz_diag_set(d, "%s is a delegated request: run it with its partner's "
+		    "request (xiezhi join --delegated, or a model)", j->o->request_file);
+	if (rq_open_node(j, d) != 0)
 		return -1;
 	if (j->o->elements != NULL)
 		j->data = j->o->elements;
@@ -199,8 +201,8 @@ prepare(struct qjoin *j, struct xz_diag *d)
 
 /* ---- open ---- */
 
-static int
-connect_peer(struct qjoin *j, struct xz_diag *d)
+int
+rq_connect_peer(struct qjoin *j, struct xz_diag *d)
 {
 	struct xz_rpc_client_config cc = {0};
 	char ca[4096], cert[4096], key[4096];
@@ -223,8 +225,8 @@ connect_peer(struct qjoin *j, struct xz_diag *d)
 	return 0;
 }
 
-static int
-send_open(struct qjoin *j, struct xz_diag *d)
+int
+rq_send_open(struct qjoin *j, struct xz_diag *d)
 {
 	struct xz_msg m = { .kind = XZ_MSG_OPEN }, h = { .kind = XZ_MSG_BATCH };
 	struct xz_rpc_error err;
@@ -253,8 +255,8 @@ send_open(struct qjoin *j, struct xz_diag *d)
 	return 0;
 }
 
-static void
-sanitize(char *s)
+void
+rq_sanitize(char *s)
 {
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -262,8 +264,8 @@ sanitize(char *s)
 }
 
 /* Returns 0 accepted, 1 refused, -1 error. */
-static int
-read_reply(struct qjoin *j, struct xz_diag *d)
+int
+rq_read_reply(struct qjoin *j, struct xz_diag *d)
 {
 	struct xz_msg m = {0};
 	struct xz_rpc_error err;
@@ -285,7 +287,7 @@ read_reply(struct qjoin *j, struct xz_diag *d)
 		j->out->refusal_code = m.u.open_reply.refusal_code;
 		snprintf(j->out->reason, sizeof(j->out->reason), "%s",
 		    m.u.open_reply.reason != NULL ? m.u.open_reply.reason : "");
-		sanitize(j->out->reason);
+		rq_sanitize(j->out->reason);
 		/* A refusal carries the responder's node name in params. */
 		if (xz_join_hello_decode(m.u.open_reply.params.ptr, m.u.open_reply.params.len,
 		    j->out->peer_name, d) != 0)
@@ -314,16 +316,18 @@ done:
 
 /* ---- the engine ---- */
 
-static int
-send_engine(struct qjoin *j, const uint8_t *msg, size_t len, struct xz_diag *d)
+int
+rq_send_batch(struct qjoin *j, uint32_t phase, const uint8_t *msg, size_t len,
+    struct xz_diag *d)
 {
 	struct xz_msg m = { .kind = XZ_MSG_BATCH };
 	struct xz_rpc_error err;
 	enum xz_rpc_status st;
 
-	xz_transcript_add(&j->tr, 1, msg, len);
+	if (phase == XZ_JOIN_PHASE_PSI || phase == XZ_JOIN_PHASE_PARTNER)
+		xz_transcript_add(&j->tr, 1, msg, len);
 	m.u.batch.seq = j->seq_out++;
-	m.u.batch.phase = XZ_JOIN_PHASE_PSI;
+	m.u.batch.phase = phase;
 	m.u.batch.data.ptr = msg;
 	m.u.batch.data.len = len;
 	if ((st = xz_rpc_send(j->s, &m, STEP_TIMEOUT_MS, &err)) != XZ_RPC_OK)
@@ -333,48 +337,54 @@ send_engine(struct qjoin *j, const uint8_t *msg, size_t len, struct xz_diag *d)
 	return 0;
 }
 
+int
+rq_recv_batch(struct qjoin *j, struct xz_msg *m, struct xz_diag *d)
+{
+	struct xz_rpc_error err;
+	enum xz_rpc_status st;
+
+	st = xz_rpc_recv(j->s, m, STEP_TIMEOUT_MS, &err);
+	if (st != XZ_RPC_OK)
+		return xz_diag_set(d, "peer %s stopped the join: %s (%s)", j->peer->name,
+		    xz_rpc_status_name(st), st == XZ_RPC_EOF ? "it closed the call" : err.msg);
+	if (m->kind == XZ_MSG_ABORT) {
+		char r[XZ_RPC_MAX_REASON + 1];
+		snprintf(r, sizeof(r), "%s", m->u.abort.reason != NULL ? m->u.abort.reason : "");
+		rq_sanitize(r);
+		xz_diag_set(d, "peer %s aborted the join: %s", j->peer->name, r);
+		xz_msg_release(m);
+		return -1;
+	}
+	if (m->kind != XZ_MSG_BATCH || m->u.batch.phase != XZ_JOIN_PHASE_PSI ||
+	    m->u.batch.seq != j->seq_in) {
+		xz_diag_set(d, "peer %s sent an unexpected %s message", j->peer->name,
+		    xz_msg_kind_name(m->kind));
+		xz_msg_release(m);
+		return -1;
+	}
+	j->seq_in++;
+	xz_transcript_add(&j->tr, 0, m->u.batch.data.ptr, m->u.batch.data.len);
+	j->out->bytes_received += m->u.batch.data.len;
+	return 0;
+}
+
 static int
 recv_engine(struct qjoin *j, struct xz_diag *d)
 {
 	struct xz_msg m = {0};
-	struct xz_rpc_error err;
-	enum xz_rpc_status st;
 	enum xz_psi_status ps;
-	int rc = -1;
 
-	st = xz_rpc_recv(j->s, &m, STEP_TIMEOUT_MS, &err);
-	if (st != XZ_RPC_OK)
-		return xz_diag_set(d, "peer %s stopped the join: %s (%s)", j->peer->name,
-		    xz_rpc_status_name(st), st == XZ_RPC_EOF ? "it closed the call" : err.msg);
-	if (m.kind == XZ_MSG_ABORT) {
-		char r[XZ_RPC_MAX_REASON + 1];
-		snprintf(r, sizeof(r), "%s", m.u.abort.reason != NULL ? m.u.abort.reason : "");
-		sanitize(r);
-		xz_diag_set(d, "peer %s aborted the join: %s", j->peer->name, r);
-		goto done;
-	}
-	if (m.kind != XZ_MSG_BATCH || m.u.batch.phase != XZ_JOIN_PHASE_PSI ||
-	    m.u.batch.seq != j->seq_in) {
-		xz_diag_set(d, "peer %s sent an unexpected %s message", j->peer->name,
-		    xz_msg_kind_name(m.kind));
-		goto done;
-	}
-	j->seq_in++;
-	xz_transcript_add(&j->tr, 0, m.u.batch.data.ptr, m.u.batch.data.len);
-	j->out->bytes_received += m.u.batch.data.len;
+	if (rq_recv_batch(j, &m, d) != 0)
+		return -1;
 	ps = xz_psi_requester_consume(j->psi, m.u.batch.data.ptr, m.u.batch.data.len);
-	if (ps != XZ_PSI_OK) {
-		xz_diag_set(d, "peer %s sent a message the PSI engine refused: %s",
+	xz_msg_release(&m);
+	if (ps != XZ_PSI_OK)
+		return xz_diag_set(d, "peer %s sent a message the PSI engine refused: %s",
 		    j->peer->name, xz_psi_strerror(ps));
-		goto done;
-	}
 	j->recv_batches++;
 	if (j->o->progress != NULL)
 		j->o->progress(j->o->progress_arg, "answers", j->recv_batches, 0);
-	rc = 0;
-done:
-	xz_msg_release(&m);
-	return rc;
+	return 0;
 }
 
 static int
@@ -394,7 +404,7 @@ run_engine(struct qjoin *j, struct xz_diag *d)
 	while (!xz_psi_requester_done(j->psi)) {
 		ps = xz_psi_requester_produce(j->psi, &msg, &len);
 		if (ps == XZ_PSI_OK) {
-			if (send_engine(j, msg, len, d) != 0)
+			if (rq_send_batch(j, XZ_JOIN_PHASE_PSI, msg, len, d) != 0)
 				return -1;
 			sent += j->params.batch_max;
 			if (j->o->progress != NULL)
@@ -414,8 +424,8 @@ run_engine(struct qjoin *j, struct xz_diag *d)
 
 /* ---- closing ---- */
 
-static int
-close_join(struct qjoin *j, struct xz_diag *d)
+int
+rq_close_join(struct qjoin *j, struct xz_diag *d)
 {
 	/* result_size stays 0: the responder must not learn |X ∩ Y|. */
 	struct xz_join_summary sum = { .result_size = 0 };
@@ -485,28 +495,80 @@ struct store_ctx {
 };
 
 /* Labels as a JSON object, in the request's label order. */
-static char *
-labels_json(const struct xz_request *req, const uint8_t *b, size_t len)
+/* The label named by i in b (u32 length | bytes, in req's label order). */
+static int
+label_at(const struct xz_request *req, const uint8_t *b, size_t len, size_t want,
+    const uint8_t **v, uint32_t *n, size_t *end)
 {
-	size_t cap = len * 6 + 64 + req->n_labels * (XZ_NAME_MAX + 8), used = 0, off = 0;
+	size_t off = 0;
+
+	for (size_t i = 0; i < req->n_labels; i++) {
+		uint32_t k;
+		if (off + 4 > len)
+			return -1;
+		k = (uint32_t)b[off] << 24 | (uint32_t)b[off + 1] << 16 |
+		    (uint32_t)b[off + 2] << 8 | b[off + 3];
+		off += 4;
+		if (k > len - off)
+			return -1;
+		if (i == want) {
+			*v = b + off;
+			*n = k;
+		}
+		off += k;
+	}
+	*end = off;
+	return 0;
+}
+
+int
+rq_label_value(const struct xz_request *req, const uint8_t *b, size_t len,
+    const char *name, const uint8_t **v, uint32_t *n)
+{
+	size_t end;
+
+	for (size_t i = 0; i < req->n_labels; i++)
+		if (strcmp(req->labels[i], name) == 0)
+			return label_at(req, b, len, i, v, n, &end);
+	return -1;
+}
+
+static int
+skipped(const struct xz_request *skip, const char *name)
+{
+	if (skip == NULL)
+		return 0;
+	for (size_t i = 0; i < skip->n_labels; i++)
+		if (strcmp(skip->labels[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+char *
+rq_labels_members(const struct xz_request *req, const uint8_t *b, size_t len,
+    const struct xz_request *skip)
+{
+	size_t cap = len * 6 + 64 + req->n_labels * (XZ_NAME_MAX + 8), used = 0, end = 0;
+	const uint8_t *v = NULL;
+	uint32_t n = 0;
 	char *out = malloc(cap);
+	int first = 1;
 
 	if (out == NULL)
 		return NULL;
-	out[used++] = '{';
+	out[0] = '\0';
+	if (label_at(req, b, len, SIZE_MAX, &v, &n, &end) != 0)
+		goto bad;
 	for (size_t i = 0; i < req->n_labels; i++) {
-		uint32_t n;
-		if (off + 4 > len)
+		if (label_at(req, b, len, i, &v, &n, &end) != 0)
 			goto bad;
-		n = (uint32_t)b[off] << 24 | (uint32_t)b[off + 1] << 16 |
-		    (uint32_t)b[off + 2] << 8 | b[off + 3];
-		off += 4;
-		if (n > len - off)
-			goto bad;
-		used += (size_t)snprintf(out + used, cap - used, "%s\"%s\": \"", i ? ", " : "",
-		    req->labels[i]);
+		if (skipped(skip, req->labels[i]))
+			continue;
+		used += (size_t)snprintf(out + used, cap - used, "%s\"%s\": \"",
+		    first ? "" : ", ", req->labels[i]);
+		first = 0;
 		for (size_t k = 0; k < n; k++) {
-			unsigned char c = b[off + k];
+			unsigned char c = v[k];
 			if (c == '"' || c == '\\')
 				used += (size_t)snprintf(out + used, cap - used, "\\%c", c);
 			else if (c < 0x20 || c == 0x7f)
@@ -514,19 +576,37 @@ labels_json(const struct xz_request *req, const uint8_t *b, size_t len)
 			else
 				out[used++] = (char)c;
 		}
-		off += n;
 		out[used++] = '"';
+		out[used] = '\0';
 	}
 	/* Padding after the labels must be zero (docs/protocol.md §3). */
-	for (; off < len; off++)
-		if (b[off] != 0)
+	for (; end < len; end++)
+		if (b[end] != 0)
 			goto bad;
-	out[used++] = '}';
-	out[used] = '\0';
 	return out;
 bad:
 	free(out);
 	return NULL;
+}
+
+/* Labels as a JSON object, in the request's label order. */
+static char *
+labels_json(const struct xz_request *req, const uint8_t *b, size_t len)
+{
+	char *m = rq_labels_members(req, b, len, NULL), *out;
+	size_t n;
+
+	if (m == NULL)
+		return NULL;
+	n = strlen(m);
+	if ((out = malloc(n + 3)) != NULL) {
+		out[0] = '{';
+		memcpy(out + 1, m, n);
+		out[n + 1] = '}';
+		out[n + 2] = '\0';
+	}
+	free(m);
+	return out;
 }
 
 static int
@@ -561,8 +641,8 @@ store_row(void *arg, uint64_t index, const uint8_t *label, size_t label_len)
 	return 0;
 }
 
-static int
-insert_summary(struct qjoin *j, struct xz_diag *d)
+int
+rq_insert_summary(struct qjoin *j, struct xz_diag *d)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -573,7 +653,7 @@ insert_summary(struct qjoin *j, struct xz_diag *d)
 	sqlite3_bind_blob(st, 1, j->rf->req.id, 16, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, j->out->peer_name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, j->peer->identity, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, mode_name(j), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, rq_mode_name(j), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, j->o->dataset, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, j->o->key_column, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, (int64_t)j->out->local_size);
@@ -600,9 +680,8 @@ store_tx(struct xz_node *node, void *arg, struct xz_diag *d)
 	int rc = -1;
 
 	(void)node;
-	if (sqlite3_exec(xz_node_db(j->node), results_schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    insert_summary(j, d) != 0)
-		return xz_node_db_error(j->node, "storing the join result", d);
+	if (rq_results_schema(j->node, d) != 0 || rq_insert_summary(j, d) != 0)
+		return -1;
 	if (j->rf->req.mode != XZ_MODE_CARDINALITY) {
 		if (sqlite3_prepare_v2(xz_node_db(j->node), "INSERT INTO join_result_rows "
 		    "(request_id, pos, k, labels) VALUES (?,?,?,?)", -1, &c.ins, NULL) != SQLITE_OK)
@@ -626,7 +705,7 @@ store_tx(struct xz_node *node, void *arg, struct xz_diag *d)
 	memcpy(f[3].hash, j->out->transcript, 32);
 	f[4] = (struct xz_audit_field){ .name = "dataset", .kind = XZ_AUDIT_STR,
 	    .str = j->o->dataset };
-	rc = record(j, XZ_AUDIT_JOIN_COMPLETED, f, 5, d);
+	rc = rq_record(j, XZ_AUDIT_JOIN_COMPLETED, f, 5, d);
 	return rc;
 }
 
@@ -638,8 +717,8 @@ store_tx(struct xz_node *node, void *arg, struct xz_diag *d)
  * unavailable peer, a deadline.  The operator set the deadline, so that is
  * the cause to name, with gRPC's words kept after it.
  */
-static void
-blame_deadline(const struct qjoin *j, struct xz_diag *d)
+void
+rq_blame_deadline(const struct qjoin *j, struct xz_diag *d)
 {
 	struct timespec now;
 	int64_t elapsed_ms;
@@ -666,27 +745,27 @@ run(struct qjoin *j, struct xz_diag *d)
 
 	if (prepare(j, d) != 0)
 		return -1;
-	if (connect_peer(j, d) != 0 || send_open(j, d) != 0 || (r = read_reply(j, d)) < 0) {
-		blame_deadline(j, d);
+	if (rq_connect_peer(j, d) != 0 || rq_send_open(j, d) != 0 || (r = rq_read_reply(j, d)) < 0) {
+		rq_blame_deadline(j, d);
 		/* Once the request left the node, the attempt is on record. */
 		if (j->sent_open) {
 			d2 = *d;
-			record_aborted(j, "the request did not reach an answer");
+			rq_record_aborted(j, "the request did not reach an answer");
 			*d = d2;
 		}
 		return -1;
 	}
 	if (r == 1) {
-		record_refusal(j);
+		rq_record_refusal(j);
 		if (xz_rpc_finish(j->s, &err) != XZ_RPC_OK)
 			(void)0;	/* the refusal is the answer */
 		return 1;
 	}
-	if (record(j, XZ_AUDIT_JOIN_STARTED, NULL, 0, d) != 0 || xz_audit_publish(j->node, d) != 0)
+	if (rq_record(j, XZ_AUDIT_JOIN_STARTED, NULL, 0, d) != 0 || xz_audit_publish(j->node, d) != 0)
 		return -1;
 	j->started = 1;
-	if (run_engine(j, d) != 0 || close_join(j, d) != 0) {
-		blame_deadline(j, d);
+	if (run_engine(j, d) != 0 || rq_close_join(j, d) != 0) {
+		rq_blame_deadline(j, d);
 		/* Nothing of this join is stored: no leads from a broken join. */
 		struct xz_msg a = { .kind = XZ_MSG_ABORT };
 		a.u.abort.code = XZ_JOIN_ABORT_PROTOCOL;
@@ -694,12 +773,12 @@ run(struct qjoin *j, struct xz_diag *d)
 		if (xz_rpc_send(j->s, &a, 2000, &err) != XZ_RPC_OK)
 			(void)0;
 		xz_rpc_cancel(j->s);
-		record_aborted(j, d->msg);
+		rq_record_aborted(j, d->msg);
 		return -1;
 	}
 	if (xz_node_transaction(j->node, store_tx, j, d) != 0) {
 		d2 = *d;
-		record_aborted(j, "the result could not be stored");
+		rq_record_aborted(j, "the result could not be stored");
 		*d = d2;
 		return -1;
 	}
@@ -728,25 +807,22 @@ xz_requester_join(const struct xz_join_opts *o, struct xz_join_outcome *out,
 	rc = run(j, d);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	out->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	xz_psi_requester_free(j->psi);
-	xz_rpc_stream_free(j->s);
-	xz_rpc_client_free(j->client);
-	xz_join_data_free(j->owned_data);
-	xz_node_close(j->node);
-	free(j->checkpoint);
-	free(j->rf);
-	free(j->conf);
-	sodium_memzero(j, sizeof(*j));
+	rq_release(j);
 	free(j);
 	return rc;
 }
 
-int
-xz_requester_delegated_join(const struct xz_delegated_opts *o,
-    struct xz_delegated_outcome *out, struct xz_diag *d)
+void
+rq_release(struct qjoin *j)
 {
-	(void)o;
-	memset(out, 0, sizeof(*out));
-	/* TEMPORARY: under construction in this session (issue 7). */
-	return xz_diag_set(d, "delegated joins are not built yet");
+	xz_psi_requester_free(j->psi);
+	xz_rpc_stream_free(j->s);
+	xz_rpc_client_free(j->client);
+	xz_join_data_free(j->owned_data);
+	if (!j->node_borrowed)
+		xz_node_close(j->node);
+	free(j->checkpoint);
+	free(j->rf);
+	free(j->conf);
+	sodium_memzero(j, sizeof(*j));
 }

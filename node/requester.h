@@ -80,6 +80,7 @@ struct xz_delegated_opts {
 	const char *dir;		/* node directory */
 	const char *peer[2];		/* the two owners' peer NAMEs */
 	const char *request_file[2];	/* their approved requests, same order */
+	const char *key_label;		/* the label that holds the matched key */
 	int64_t deadline_ms;		/* the whole join */
 	void (*progress)(void *arg, const char *phase, uint64_t done, uint64_t total);
 	void *progress_arg;

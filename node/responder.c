@@ -55,6 +55,8 @@ struct rjoin {
 	struct xz_join_data *data;
 	struct xz_join_params params;
 	struct xz_psi_responder *psi;
+	struct xz_psi_owner *owner;	/* delegated joins: this node's role */
+	struct xz_join_partner partner;
 	struct xz_transcript tr;
 	uint8_t transcript[32];
 	uint64_t seq_out, seq_in;
@@ -280,7 +282,8 @@ prepare(struct rjoin *j, struct xz_diag *d)
 	const struct xz_policy *p = j->dec.policy;
 	struct xz_psi_params pp;
 	uint64_t m;
-	int intersect = j->req.mode == XZ_MODE_INTERSECT;
+	/* A delegated owner reveals labels of every record, like intersect. */
+	int intersect = j->req.mode == XZ_MODE_INTERSECT || j->req.mode == XZ_MODE_DELEGATED;
 
 	for (size_t i = 0; i < j->req.n_labels; i++)
 		labels[i] = j->req.labels[i];
@@ -309,15 +312,21 @@ prepare(struct rjoin *j, struct xz_diag *d)
 		if (j->params.label_len > XZ_PSI_MAX_LABEL_LEN)
 			j->params.label_len = XZ_PSI_MAX_LABEL_LEN;
 	}
-	j->params.batch_max = xz_join_batch_max(j->params.requester_bound,
-	    j->params.responder_bound, j->params.label_len);
 	snprintf(j->params.responder_name, sizeof(j->params.responder_name), "%s",
 	    j->dd->conf.name);
+	xz_transcript_init(&j->tr, j->req.id, j->reqbytes, j->reqlen);
+	if (j->req.mode == XZ_MODE_DELEGATED) {
+		/* The engine waits for the partner's parameters (read_partner). */
+		j->params.batch_max = xz_join_delegated_batch_max(j->params.requester_bound,
+		    j->params.responder_bound, j->params.label_len);
+		return 0;
+	}
+	j->params.batch_max = xz_join_batch_max(j->params.requester_bound,
+	    j->params.responder_bound, j->params.label_len);
 	xz_join_psi_params(&j->params, j->req.id, &pp);
 	if (xz_psi_responder_new(&j->psi, &pp, j->data->n, xz_join_data_source, j->data)
 	    != XZ_PSI_OK)
 		return xz_diag_set(d, "the PSI engine refused the join parameters");
-	xz_transcript_init(&j->tr, j->req.id, j->reqbytes, j->reqlen);
 	return 0;
 }
 
@@ -345,9 +354,17 @@ static int
 record_disclosure(struct rjoin *j, struct xz_diag *d)
 {
 	char labels[XZ_POLICY_MAX_LABELS * (XZ_NAME_MAX + 1) + 1] = "";
-	struct xz_audit_field f[3];
+	char link[2 * XZ_REQUEST_ID_LEN + 1];
+	struct xz_audit_field f[5];
 	size_t n = 0, used = 0;
 
+	if (j->req.mode == XZ_MODE_DELEGATED) {
+		xz_hex(j->req.link, sizeof(j->req.link), link, sizeof(link));
+		f[n++] = (struct xz_audit_field){ .name = "partner", .kind = XZ_AUDIT_STR,
+		    .str = j->req.partner };
+		f[n++] = (struct xz_audit_field){ .name = "link", .kind = XZ_AUDIT_STR,
+		    .str = link };
+	}
 	f[n++] = (struct xz_audit_field){ .name = "count", .kind = XZ_AUDIT_INT,
 	    .num = j->data->n };
 	f[n++] = (struct xz_audit_field){ .name = "padded_size", .kind = XZ_AUDIT_INT,
@@ -424,6 +441,58 @@ recv_expect(struct rjoin *j, struct xz_msg *m, enum xz_msg_kind kind, uint32_t p
 	return XZ_RPC_OK;
 }
 
+/* ---- 4. delegated joins: the other owner's parameters ---- */
+
+/*
+ * The requester tells this owner its index and the partner's bound, label
+ * length and batch size.  The partner's bound must not exceed this
+ * request's query size: that is how many of the partner's records this
+ * node agreed to evaluate (docs/protocol.md §11.6).
+ */
+static enum xz_rpc_status
+read_partner(struct rjoin *j, struct xz_rpc_error *why)
+{
+	struct xz_join_partner *pt = &j->partner;
+	struct xz_psi_dparams dp;
+	struct xz_msg m = {0};
+	uint64_t bound[2];
+	uint32_t llen[2];
+	enum xz_rpc_status st;
+	struct xz_diag d;
+	int ok;
+
+	if ((st = recv_expect(j, &m, XZ_MSG_BATCH, XZ_JOIN_PHASE_PARTNER, why)) != XZ_RPC_OK)
+		return st;
+	ok = xz_join_partner_decode(m.u.batch.data.ptr, m.u.batch.data.len, pt, &d) == 0;
+	if (ok)
+		xz_transcript_add(&j->tr, 1, m.u.batch.data.ptr, m.u.batch.data.len);
+	xz_msg_release(&m);
+	if (!ok) {
+		snprintf(j->reason, sizeof(j->reason), "protocol: %.400s", d.msg);
+	} else if (pt->partner_bound > j->req.query_size) {
+		snprintf(j->reason, sizeof(j->reason), "the partner offers %llu records, more "
+		    "than the %llu this request allows", (unsigned long long)pt->partner_bound,
+		    (unsigned long long)j->req.query_size);
+	} else if (pt->batch_max > j->params.batch_max) {
+		snprintf(j->reason, sizeof(j->reason), "protocol: batch size %u above the "
+		    "%u this node proposed", pt->batch_max, j->params.batch_max);
+	} else {
+		bound[pt->self] = j->params.responder_bound;
+		llen[pt->self] = j->params.label_len;
+		bound[1 - pt->self] = pt->partner_bound;
+		llen[1 - pt->self] = pt->partner_label_len;
+		xz_join_dparams(j->req.link, bound, llen, pt->batch_max, &dp);
+		if (xz_psi_owner_new(&j->owner, &dp, pt->self, j->data->n, xz_join_data_source,
+		    j->data) == XZ_PSI_OK)
+			return XZ_RPC_OK;
+		snprintf(j->reason, sizeof(j->reason), "the PSI engine refused the "
+		    "delegated join's parameters");
+	}
+	set_why(why, XZ_RPC_INVALID, j->reason);
+	send_abort(j, XZ_JOIN_ABORT_PROTOCOL, j->reason);
+	return XZ_RPC_INVALID;
+}
+
 static enum xz_rpc_status
 run_engine(struct rjoin *j, struct xz_rpc_error *why)
 {
@@ -433,7 +502,8 @@ run_engine(struct rjoin *j, struct xz_rpc_error *why)
 	size_t len;
 
 	for (;;) {
-		ps = xz_psi_responder_produce(j->psi, &out, &len);
+		ps = j->owner != NULL ? xz_psi_owner_produce(j->owner, &out, &len) :
+		    xz_psi_responder_produce(j->psi, &out, &len);
 		if (ps == XZ_PSI_DONE)
 			return XZ_RPC_OK;
 		if (ps == XZ_PSI_OK) {
@@ -453,7 +523,9 @@ run_engine(struct rjoin *j, struct xz_rpc_error *why)
 			    != XZ_RPC_OK)
 				return st;
 			xz_transcript_add(&j->tr, 1, m.u.batch.data.ptr, m.u.batch.data.len);
-			ps = xz_psi_responder_consume(j->psi, m.u.batch.data.ptr,
+			ps = j->owner != NULL ? xz_psi_owner_consume(j->owner,
+			    m.u.batch.data.ptr, m.u.batch.data.len) :
+			    xz_psi_responder_consume(j->psi, m.u.batch.data.ptr,
 			    m.u.batch.data.len);
 			xz_msg_release(&m);
 			if (ps != XZ_PSI_OK)
@@ -513,8 +585,10 @@ complete(struct rjoin *j, struct xz_rpc_error *why)
 	struct xz_msg m = { .kind = XZ_MSG_RECEIPT };
 	uint8_t receipt[XZ_JOIN_RECEIPT_LEN], pk[32];
 	unsigned char *sk = NULL;
-	struct xz_audit_field f[3];
+	struct xz_audit_field f[4];
+	char link[2 * XZ_REQUEST_ID_LEN + 1];
 	enum xz_rpc_status st = XZ_RPC_INTERNAL;
+	size_t nf = 3;
 	char *note = NULL;
 	uint64_t size;
 	struct xz_diag d;
@@ -529,7 +603,13 @@ complete(struct rjoin *j, struct xz_rpc_error *why)
 	 * this record to the requester's. */
 	f[2] = (struct xz_audit_field){ .name = "transcript", .kind = XZ_AUDIT_HASH };
 	memcpy(f[2].hash, j->transcript, 32);
-	if (record(j, XZ_AUDIT_JOIN_COMPLETED, f, 3, &d) != 0) {
+	if (j->req.mode == XZ_MODE_DELEGATED) {
+		/* Pairs this owner's record with its partner's and the requester's. */
+		xz_hex(j->req.link, sizeof(j->req.link), link, sizeof(link));
+		f[nf++] = (struct xz_audit_field){ .name = "link", .kind = XZ_AUDIT_STR,
+		    .str = link };
+	}
+	if (record(j, XZ_AUDIT_JOIN_COMPLETED, f, nf, &d) != 0) {
 		snprintf(j->reason, sizeof(j->reason), "audit log failed");
 		goto done;
 	}
@@ -612,6 +692,8 @@ run_allowed(struct rjoin *j, struct xz_rpc_error *why)
 		snprintf(j->reason, sizeof(j->reason), "transport: %s", xz_rpc_status_name(st));
 		return st;
 	}
+	if (j->req.mode == XZ_MODE_DELEGATED && (st = read_partner(j, why)) != XZ_RPC_OK)
+		return st;
 	if ((st = run_engine(j, why)) != XZ_RPC_OK || (st = read_close(j, why)) != XZ_RPC_OK ||
 	    (st = complete(j, why)) != XZ_RPC_OK)
 		return st;
@@ -678,6 +760,7 @@ xz_responder_join(struct xz_rpc_stream *s, const char *peer, void *arg,
 	if (j->started)
 		record_aborted(j);
 	xz_psi_responder_free(j->psi);
+	xz_psi_owner_free(j->owner);
 	xz_join_data_free(j->data);
 	free(j->policies);
 	xz_node_close(j->node);

@@ -150,6 +150,38 @@ xzf_two_nodes(const char *tmp, const char *owner, const char *req)
 }
 
 void
+xzf_add_node(const char *tmp, const char *dir, const char *name, const char *id, int listen)
+{
+	char ca[PATH_CAP], pki[PATH_CAP], what[128];
+	struct xzt_run r;
+
+	snprintf(ca, sizeof(ca), "%s/ca", tmp);
+	snprintf(pki, sizeof(pki), "%s/pki", tmp);
+	pki_script("make-node.sh", ca, pki, id);
+	XZF_RUN(&r, "init", "--dir", dir, "--name", name);
+	snprintf(what, sizeof(what), "init %s", name);
+	xzf_must(&r, what);
+	configure_tls(tmp, dir, id);
+	if (listen) {
+		XZF_RUN(&r, "config", "set", "listen", "127.0.0.1:0", "--dir", dir);
+		xzf_must(&r, "listen");
+	}
+}
+
+void
+xzf_set_peer_to(const char *req, const char *name, const char *id, int port)
+{
+	char addr[64], ka[128], ki[128];
+	struct xzt_run r;
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	snprintf(ka, sizeof(ka), "peer.%s.address", name);
+	snprintf(ki, sizeof(ki), "peer.%s.identity", name);
+	XZF_RUN(&r, "config", "set", ka, addr, ki, id, "--dir", req);
+	xzf_must(&r, "config set peer");
+}
+
+void
 xzf_import(const char *tmp, const char *csv, const char *dataset, const char *dir,
     const char *const *columns)
 {

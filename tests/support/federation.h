@@ -48,6 +48,14 @@ void xzf_node_paths(const char *tmp, size_t cap, char *owner, char *req, char *l
  */
 void xzf_two_nodes(const char *tmp, const char *owner, const char *req);
 
+/* One more node dir named name with a certificate for identity id (from the
+ * CA xzf_two_nodes made); listening on 127.0.0.1:0 when listen. */
+void xzf_add_node(const char *tmp, const char *dir, const char *name, const char *id,
+    int listen);
+
+/* Points req's peer `name` at 127.0.0.1:port with identity id. */
+void xzf_set_peer_to(const char *req, const char *name, const char *id, int port);
+
 /* `xiezhi dataset import` of tmp/csv as dataset in node dir, keyed on
  * code:text, with label columns ("name:type", NULL-terminated, may be
  * NULL). */
