@@ -375,9 +375,9 @@ test_load_dir(void **state)
 	 * checkout's file modes do not matter. */
 	char *copy = xzt_mkdtemp("policy-examples");
 	static const char *const examples[] = {
-		"deceased-insurance-claims.yaml", "detention-transfer-overdue.yaml",
-		"fuel-tax.yaml", "political-rights-out-of-supervision.yaml",
-		"shell-companies-market.yaml",
+		"deceased-claims-medical-insurance.yaml", "detention-overdue.yaml",
+		"fuel-tax.yaml", "rights-unsupervised-population.yaml",
+		"shell-companies-registry.yaml",
 	};
 	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
 		size_t len;
@@ -393,7 +393,7 @@ test_load_dir(void **state)
 	assert_int_equal(xz_policy_load_dir(copy, &ps, &n, &e), 0);
 	assert_int_equal(n, 5);
 	/* Name order: deceased-... comes first. */
-	assert_string_equal(ps[0].id, "deceased-insurance-claims");
+	assert_string_equal(ps[0].id, "deceased-claims-medical-insurance");
 	free(ps);
 	/* A policy others may write is refused, with the fix in the message. */
 	char *fuel = xzt_path(copy, "fuel-tax.yaml");
