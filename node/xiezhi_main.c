@@ -15,7 +15,7 @@ static const struct xz_cli_command commands[] = {
 	{ "init",    xz_cmd_init,    "create a node directory (config, keys, encrypted store)" },
 	{ "dataset", xz_cmd_dataset, "import, list, show and drop datasets" },
 	{ "store",   xz_cmd_store,   "check the encrypted store page by page" },
-	{ "sample",  xz_cmd_sample,  "write a synthetic dataset (invented people) to try xiezhi" },
+	{ "sample",  xz_cmd_sample,  "write invented data (people, or the seed cases' federation) to try xiezhi" },
 	{ "crypto",  xz_cmd_crypto,  "cross-check the RFC 9497 OPRF (oprf, derive-key)" },
 	{ "bench",   xz_cmd_bench,   "benchmarks (psi, import)" },
 	{ "audit",   xz_cmd_audit,   "verify, export and prove the tamper-evident audit log" },
