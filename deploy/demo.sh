@@ -1,158 +1,133 @@
 #!/bin/sh
-# make demo: the deceased-persons' insurance-claims model on invented data.
-# A civil-affairs bureau's node holds the death registry; the procuratorate's
-# node holds insurance claims; an approved join over mutual TLS finds the
-# claims made on dead people's cards; auditors cross-check both logs.
-# Everything lives under BUILD/demo (wiped first).
+# make demo: a whole federation of seven agencies on invented data, running
+# the five seed supervision models of docs/seed-cases.md end to end.
+#
+#   deploy/demo.sh [BUILD_DIR] [--size N]
+#
+# Every agency gets its own node (encrypted store, keys, certificate from a
+# throwaway federation CA); the six data owners import their exports,
+# install their policies and serve joins with real xiezhid processes on
+# 127.0.0.1; the procuratorate runs the models with approved requests and
+# works the leads; auditors verify every log and cross-check them.  All of
+# it lives under BUILD_DIR/demo (wiped first); the nodes are stopped at the
+# end.  --size scales the invented population (default 10000 people).
 set -eu
 
-build=$(cd "${1:-build}" && pwd)
+build=build
+size=10000
+while [ $# -gt 0 ]; do
+	case $1 in
+	--size) size=${2:?--size needs a number}; shift 2 ;;
+	--size=*) size=${1#--size=}; shift ;;
+	-h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
+	*) build=$1; shift ;;
+	esac
+done
+case $size in
+'' | *[!0-9]*) echo "demo: --size must be a whole number of people, got '$size'" >&2; exit 2 ;;
+esac
+
+build=$(cd "$build" && pwd)
 xiezhi="$build/node/xiezhi"
 xiezhid="$build/node/xiezhid"
 here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/.." && pwd)
 demo="$build/demo"
+asof=2026-11-30
+owners="medical-insurance civil-affairs detention-centre public-security tax market-regulation"
+models="deceased-claims detention-overdue rights-unsupervised fuel-tax shell-companies"
+
+[ -x "$xiezhi" ] && [ -x "$xiezhid" ] || {
+	echo "demo: $xiezhi or $xiezhid is missing; run 'make build' first" >&2; exit 1; }
 
 step() { printf '\n== %s\n' "$*"; }
+quiet() { "$@" >/dev/null; }
+identity() { printf '%s.example.gov.cn' "$1"; }
 
-[ -x "$xiezhi" ] || { echo "demo: $xiezhi is missing; run 'make build' first" >&2; exit 1; }
 rm -rf "$demo"
 mkdir -p "$demo"
+pids=""
+stop_nodes() {
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	for p in $pids; do wait "$p" 2>/dev/null || true; done
+	pids=""
+}
+trap stop_nodes EXIT INT TERM
 
-step "1. The civil-affairs bureau sets up its node (encrypted store, keys)"
-"$xiezhi" init --dir "$demo/civil-affairs" --name civil-affairs
+step "1. Invented exports of seven agencies ($size people; docs/seed-cases.md)"
+quiet "$xiezhi" sample case --out "$demo/data" --size "$size" --seed 1 --as-of "$asof"
+sed -n '/^file /,/^$/p' "$demo/data/README.txt" | sed 's/^/  /'
 
-step "2. It exports its death registry (here: 20,000 invented people)"
-"$xiezhi" sample people --rows 20000 --out "$demo/death-registry.csv" --seed 2024
-head -n 3 "$demo/death-registry.csv"
-
-step "3. It imports the export; identifiers are checked and normalised"
-"$xiezhi" dataset import death-registry --dir "$demo/civil-affairs" \
-	--csv "$demo/death-registry.csv" \
-	--key 身份证号:cn_id --column 姓名:text --column 金额:decimal --column 日期:date
-
-step "4. What the node now holds"
-"$xiezhi" dataset list --dir "$demo/civil-affairs"
-echo
-"$xiezhi" dataset show death-registry --dir "$demo/civil-affairs"
-
-step "5. Nothing readable on disk: the store is encrypted"
-id=$(sed -n 2p "$demo/death-registry.csv" | cut -d, -f2)
-if grep -rqa -- "$id" "$demo/civil-affairs"; then
-	echo "demo: FAILED: an identifier is readable in the node directory" >&2
-	exit 1
-fi
-echo "searched $demo/civil-affairs for $id: not found (store.db is SQLCipher, AES-256)"
-"$xiezhi" store check --dir "$demo/civil-affairs"
-
-step "6. The bureau's policy: who may ask what of the death registry"
-mkdir -p "$demo/approvers"
-( cd "$demo/approvers" &&
-  "$xiezhi" keygen --out deputy-chief >/dev/null &&
-  "$xiezhi" keygen --out data-officer >/dev/null )
-cat > "$demo/civil-affairs/policies/deceased-insurance-claims.yaml" <<POLICY
-id: deceased-insurance-claims
-version: 1
-purpose: >-
-  Find insurance claims filed in the name of persons registered as deceased,
-  as leads for insurance-fraud investigations.
-legal_basis: >-
-  Criminal Procedure Law of the PRC, art. 8; Criminal Law of the PRC, art. 198.
-requester: procuratorate.demo.gov.cn
-dataset: death-registry
-key_column: 身份证号
-modes: [intersect, cardinality]
-labels: [日期]
-query_size: {min: 10, max: 200000}
-budget: {joins_per_day: 5, elements_per_30_days: 1000000}
-valid: {from: 2026-01-01T00:00:00Z, until: 2030-01-01T00:00:00Z}
-approvals:
-  threshold: 2
-  approvers:
-    - id: deputy-chief
-      role: Deputy chief procurator, requesting procuratorate
-      public_key: $(cat "$demo/approvers/deputy-chief.pub")
-    - id: data-officer
-      role: Data officer, civil affairs bureau
-      public_key: $(cat "$demo/approvers/data-officer.pub")
-POLICY
-chmod 600 "$demo/civil-affairs/policies/deceased-insurance-claims.yaml"
-"$xiezhi" policy check "$demo/civil-affairs/policies/deceased-insurance-claims.yaml"
-
-step "7. The procuratorate writes a join request; both approvers sign it"
-policy="$demo/civil-affairs/policies/deceased-insurance-claims.yaml"
-"$xiezhi" request create --out "$demo/request.yaml" --from-policy "$policy" \
-	--responder civil-affairs.demo.gov.cn --mode intersect --label 日期 \
-	--query-size 5000 --case-number "京检刑监〔2026〕12号"
-"$xiezhi" request approve "$demo/request.yaml" --key "$demo/approvers/deputy-chief.key"
-"$xiezhi" request approve "$demo/request.yaml" --key "$demo/approvers/data-officer.key"
-"$xiezhi" request show "$demo/request.yaml" --policy "$policy"
-echo
-"$xiezhi" request decide "$demo/request.yaml" --policy "$policy" \
-	--peer procuratorate.demo.gov.cn --self civil-affairs.demo.gov.cn
-
-step "8. An auditor checks the node's log offline"
-"$xiezhi" audit log --dir "$demo/civil-affairs"
-"$xiezhi" audit export --dir "$demo/civil-affairs" --out "$demo/civil-affairs-audit.export"
-"$xiezhi" audit verify-export "$demo/civil-affairs-audit.export" \
-	--pubkey "$demo/civil-affairs/keys/node.pub"
-
-step "9. Both agencies get node certificates from the federation CA (mutual TLS)"
+step "2. A federation CA; each agency creates its node and gets a certificate"
 sh "$here/pki/make-ca.sh" "$demo/ca" >/dev/null 2>&1
-sh "$here/pki/make-node.sh" "$demo/ca" "$demo/pki" civil-affairs.demo.gov.cn >/dev/null 2>&1
-sh "$here/pki/make-node.sh" "$demo/ca" "$demo/pki" procuratorate.demo.gov.cn >/dev/null 2>&1
-"$xiezhi" config set identity civil-affairs.demo.gov.cn listen 127.0.0.1:0 \
-	tls_ca "$demo/ca/ca.pem" tls_cert "$demo/pki/civil-affairs.demo.gov.cn.pem" \
-	tls_key "$demo/pki/civil-affairs.demo.gov.cn.key" --dir "$demo/civil-affairs"
-"$xiezhi" init --dir "$demo/procuratorate" --name procuratorate >/dev/null
-"$xiezhi" config set identity procuratorate.demo.gov.cn \
-	tls_ca "$demo/ca/ca.pem" tls_cert "$demo/pki/procuratorate.demo.gov.cn.pem" \
-	tls_key "$demo/pki/procuratorate.demo.gov.cn.key" --dir "$demo/procuratorate"
-"$xiezhid" --dir "$demo/civil-affairs" --check
-
-step "10. The procuratorate imports the insurance claims it is checking (5,000)"
-# 300 claims are taken from registered deaths; the other 4,700 are invented afresh.
-"$xiezhi" sample people --rows 4700 --out "$demo/other-claims.csv" --seed 7 >/dev/null
-{ head -n 1 "$demo/death-registry.csv"
-  sed -n '2,301p' "$demo/death-registry.csv"
-  tail -n +2 "$demo/other-claims.csv"; } > "$demo/claims.csv"
-"$xiezhi" dataset import claims --dir "$demo/procuratorate" --csv "$demo/claims.csv" \
-	--key 身份证号:cn_id --column 金额:decimal --column 日期:date
-
-step "11. The bureau's node serves; the procuratorate runs the approved join"
-: > "$demo/civil-affairs.log"
-"$xiezhid" --dir "$demo/civil-affairs" 2> "$demo/civil-affairs.log" &
-daemon=$!
-trap 'kill $daemon 2>/dev/null' EXIT
-port=""
-for _ in $(seq 1 50); do
-	port=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$demo/civil-affairs.log")
-	[ -n "$port" ] && break
-	sleep 0.1
+for n in procuratorate $owners; do
+	sh "$here/pki/make-node.sh" "$demo/ca" "$demo/pki" "$(identity "$n")" >/dev/null 2>&1
+	quiet "$xiezhi" init --dir "$demo/$n" --name "$n"
+	"$xiezhi" config set identity "$(identity "$n")" tls_ca "$demo/ca/ca.pem" \
+		tls_cert "$demo/pki/$(identity "$n").pem" \
+		tls_key "$demo/pki/$(identity "$n").key" --dir "$demo/$n" >/dev/null
+	printf '  %-18s %s\n' "$n" "$(identity "$n")"
 done
-[ -n "$port" ] || { echo "demo: xiezhid did not start:" >&2; cat "$demo/civil-affairs.log" >&2; exit 1; }
-"$xiezhi" config set peer.civil-affairs.address "127.0.0.1:$port" \
-	peer.civil-affairs.identity civil-affairs.demo.gov.cn --dir "$demo/procuratorate"
-"$xiezhi" join --peer civil-affairs --request "$demo/request.yaml" --dataset claims \
-	--key 身份证号 --dir "$demo/procuratorate"
-echo
-echo "The bureau's node logged (no identifiers, only ids and counts):"
-sed 's/^/  /' "$demo/civil-affairs.log"
 
-step "12. An analyst works the leads: claims made on the cards of the dead"
-"$xiezhi" leads list --dir "$demo/procuratorate" | head -n 6
-echo "  ..."
-"$xiezhi" leads update 1 --status verifying --dir "$demo/procuratorate" \
-	--note "Claim filed after the registered date of death; requesting the claim file."
-"$xiezhi" leads show 1 --dir "$demo/procuratorate"
+step "3. Each agency imports its own exports into its encrypted store"
+# The import commands are the ones the generator's README lists.
+sed -n 's/^  xiezhi dataset import \([a-z_]*\) --dir NODEDIR --csv \([a-z-]*\)\/\(.*\)$/\2 \1 \3/p' \
+	"$demo/data/README.txt" > "$demo/imports.txt"
+while read -r node dataset rest; do
+	# shellcheck disable=SC2086
+	( cd "$demo/data" && "$xiezhi" dataset import "$dataset" --dir "$demo/$node" \
+		--csv $node/$rest --json >/dev/null ) ||
+		{ echo "demo: importing $dataset into $node failed" >&2; exit 1; }
+done < "$demo/imports.txt"
+for n in procuratorate $owners; do
+	printf '  %s:\n' "$n"
+	"$xiezhi" dataset list --dir "$demo/$n" | sed 's/^/    /'
+done
 
-step "13. Auditors cross-check what both nodes recorded about the join"
-"$xiezhi" audit export --dir "$demo/civil-affairs" --out "$demo/civil-affairs-audit.export" >/dev/null
-"$xiezhi" audit export --dir "$demo/procuratorate" --out "$demo/procuratorate-audit.export" >/dev/null
-"$xiezhi" audit crosscheck "$demo/procuratorate-audit.export" "$demo/civil-affairs-audit.export" \
-	--pubkey-a "$demo/procuratorate/keys/node.pub" --pubkey-b "$demo/civil-affairs/keys/node.pub"
-kill $daemon
-wait $daemon 2>/dev/null || true
-trap - EXIT
+step "4. Approvers' keys: the deputy chief procurator and each owner's data officer"
+mkdir -p "$demo/approvers"
+( cd "$demo/approvers" && quiet "$xiezhi" keygen --out procuratorate-deputy-chief &&
+  for n in $owners; do quiet "$xiezhi" keygen --out "$n-data-officer"; done )
+ls "$demo/approvers" | sed -n 's/\.pub$//p' | sed 's/^/  /'
 
-printf '\nDemo nodes left in %s; try: %s audit log --dir %s\n' \
-	"$demo" "$xiezhi" "$demo/civil-affairs"
+step "5. Each owner installs its policies (policies/examples, with the demo's keys)"
+# Only the approver keys and the validity window differ from the examples.
+from=$(date -u -d 'yesterday' +%Y-%m-%dT00:00:00Z)
+until=$(date -u -d 'next year' +%Y-%m-%dT00:00:00Z)
+for f in "$src"/policies/examples/*.yaml; do
+	name=$(basename "$f")
+	owner=$(sed -n 's/^    - id: \(.*\)-data-officer$/\1/p' "$f")
+	awk -v dir="$demo/approvers" -v from="$from" -v until="$until" '
+		/^    - id: / { id = $3 }
+		/^      public_key: / {
+			getline key < (dir "/" id ".pub"); close(dir "/" id ".pub")
+			print "      public_key: " key; next }
+		/^  from: / { print "  from: " from; next }
+		/^  until: / { print "  until: " until; next }
+		{ print }' "$f" > "$demo/$owner/policies/$name"
+	chmod 600 "$demo/$owner/policies/$name"
+	quiet "$xiezhi" policy check "$demo/$owner/policies/$name"
+	printf '  %-18s %s\n' "$owner" "$name"
+done
+
+step "6. The six owners' nodes start serving (xiezhid, mutual TLS on 127.0.0.1)"
+for n in $owners; do
+	"$xiezhi" config set listen 127.0.0.1:0 --dir "$demo/$n" >/dev/null
+	quiet "$xiezhid" --dir "$demo/$n" --check
+	: > "$demo/$n.log"
+	"$xiezhid" --dir "$demo/$n" 2>> "$demo/$n.log" &
+	pids="$pids $!"
+done
+for n in $owners; do
+	port=""
+	for _ in $(seq 1 100); do
+		port=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$demo/$n.log" | head -n 1)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || { echo "demo: $n's xiezhid did not start:" >&2; cat "$demo/$n.log" >&2; exit 1; }
+	"$xiezhi" config set "peer.$n.address" "127.0.0.1:$port" \
+		"peer.$n.identity" "$(identity "$n")" --dir "$demo/procuratorate" >/dev/null
+	printf '  %-18s 127.0.0.1:%s\n' "$n" "$port"
+done

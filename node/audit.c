@@ -96,9 +96,21 @@ static const struct type_info types[] = {
 	    { { "peer", XZ_AUDIT_STR }, { "count", XZ_AUDIT_INT }, { NULL, 0 } } },
 	{ XZ_AUDIT_LEAD_STATUS_CHANGED, "lead_status_changed", 0,
 	    { { "lead", XZ_AUDIT_STR }, { "status", XZ_AUDIT_STR }, { NULL, 0 } } },
+	{ XZ_AUDIT_LEADS_PURGED, "leads_purged", 0,
+	    { { "older_than_days", XZ_AUDIT_INT }, { "leads", XZ_AUDIT_INT },
+	      { "result_rows", XZ_AUDIT_INT }, { NULL, 0 } } },
 	{ XZ_AUDIT_EXPORTED, "audit_exported", 0, { { NULL, 0 } } },
 	{ XZ_AUDIT_LEADS_EXPORTED, "leads_exported", 0,
 	    { { "format", XZ_AUDIT_STR }, { "count", XZ_AUDIT_INT }, { NULL, 0 } } },
+	{ XZ_AUDIT_MODEL_RUN_STARTED, "model_run_started", 1,
+	    { { "model", XZ_AUDIT_STR }, { "model_sha256", XZ_AUDIT_HASH },
+	      { "as_of", XZ_AUDIT_STR }, { "steps", XZ_AUDIT_INT }, { NULL, 0 } } },
+	{ XZ_AUDIT_MODEL_RUN_COMPLETED, "model_run_completed", 1,
+	    { { "model", XZ_AUDIT_STR }, { "model_sha256", XZ_AUDIT_HASH },
+	      { "requests", XZ_AUDIT_STR }, { "leads", XZ_AUDIT_INT }, { NULL, 0 } } },
+	{ XZ_AUDIT_MODEL_RUN_FAILED, "model_run_failed", 1,
+	    { { "model", XZ_AUDIT_STR }, { "step", XZ_AUDIT_STR },
+	      { "reason", XZ_AUDIT_STR }, { NULL, 0 } } },
 };
 
 static const struct type_info *

@@ -81,6 +81,7 @@ int xz_cmd_request(int argc, char **argv);
 int xz_cmd_config(int argc, char **argv);
 int xz_cmd_join(int argc, char **argv);
 int xz_cmd_leads(int argc, char **argv);
+int xz_cmd_model(int argc, char **argv);
 /* 'xiezhi bench import' (node/bench_import.c), dispatched by 'xiezhi bench'. */
 int xz_bench_import(int argc, char **argv);
 

@@ -1,6 +1,6 @@
 /*
- * xiezhi leads: create, list, show, update and export the leads a join
- * turned up (node/leads.h, docs/leads.md).
+ * xiezhi leads: create, list, show, update, export and purge the leads
+ * joins and model runs turned up (node/leads.h, docs/leads.md).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,17 +20,21 @@ static void
 leads_usage(FILE *f)
 {
 	fputs("usage: xiezhi leads create --request ID [--request-file FILE] [--dir DIR]\n"
-	    "       xiezhi leads list [--request ID] [--status S] [--json] [--dir DIR]\n"
+	    "       xiezhi leads list [--request ID] [--model M] [--status S] [--json]\n"
+	    "                         [--dir DIR]\n"
 	    "       xiezhi leads show ID [--json] [--dir DIR]\n"
 	    "       xiezhi leads update ID --status S --note TEXT [--dir DIR]\n"
-	    "       xiezhi leads export --format csv|json --out FILE [--request ID]\n"
-	    "                           [--status S] [--dir DIR]\n\n"
+	    "       xiezhi leads export --format csv|json|values --out FILE [--request ID]\n"
+	    "                           [--model M] [--status S] [--dir DIR]\n"
+	    "       xiezhi leads purge --older-than DAYS [--yes] [--dir DIR]\n\n"
 	    "create   makes one lead (status new) per record of the completed join ID\n"
 	    "         (32 hex digits, as 'xiezhi join' printed it): per matched record\n"
 	    "         of an intersect join, per key the peer lacks of a difference join.\n"
 	    "         Running it again for the same join changes nothing (exit 0).\n"
 	    "         --request-file keeps the request's purpose and case number.\n"
-	    "list     one line per lead; show: a lead with its labels and history.\n"
+	    "list     one line per lead; show: a lead with its labels (a model run's\n"
+	    "         lead: its values by output column, and the run) and history.\n"
+	    "         --model M: the leads of every run of model M.\n"
 	    "update   changes a lead's status; allowed changes:\n"
 	    "           new -> verifying | dismissed\n"
 	    "           verifying -> confirmed | dismissed\n"
@@ -39,12 +43,18 @@ leads_usage(FILE *f)
 	    "           referred is final.\n"
 	    "         Every change needs --note and is audited (lead_status_changed).\n"
 	    "export   writes the leads to a new file (mode 0600, never replacing one);\n"
-	    "         audited (audit_exported, what = leads).\n", f);
+	    "         audited (leads_exported).  values: a CSV of the leads' values\n"
+	    "         alone, one column per output column of their model.\n"
+	    "purge    deletes the leads created more than DAYS days ago (1 to 36500),\n"
+	    "         their history, and the join results no remaining lead needs;\n"
+	    "         without --yes it only says what it would delete.  Audited\n"
+	    "         (leads_purged).\n", f);
 }
 
 struct opts {
-	const char *dir, *request, *request_file, *status, *note, *format, *out;
-	int json;
+	const char *dir, *request, *request_file, *status, *note, *format, *out, *model;
+	const char *older_than;
+	int json, yes;
 	int argc;
 	char **argv;	/* positional arguments after the subcommand */
 };
@@ -61,6 +71,9 @@ parse(int argc, char **argv, struct opts *o)
 		{ "format", required_argument, NULL, 'F' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "older-than", required_argument, NULL, 'O' },
+		{ "yes", no_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -77,6 +90,9 @@ parse(int argc, char **argv, struct opts *o)
 		case 'F': o->format = optarg; break;
 		case 'o': o->out = optarg; break;
 		case 'j': o->json = 1; break;
+		case 'm': o->model = optarg; break;
+		case 'O': o->older_than = optarg; break;
+		case 'y': o->yes = 1; break;
 		case 'h': leads_usage(stdout); return 1;
 		default: return xz_cli_usage_error("leads", "unknown option");
 		}
@@ -145,6 +161,13 @@ parse_filter(const struct opts *o, struct xz_lead_filter *f, uint8_t rid[16])
 
 	f->request_id = NULL;
 	f->status = -1;
+	f->model = NULL;
+	if (o->model != NULL) {
+		if (xz_check_name(o->model) != NULL)
+			return xz_cli_usage_error("leads", "--model needs a model id (letters, "
+			    "digits, '.', '_', '-'), not '%s'", o->model);
+		f->model = o->model;
+	}
 	if (o->request != NULL) {
 		if (xz_lead_parse_request_id(o->request, rid) != 0)
 			return xz_cli_usage_error("leads", "--request needs a request id of 32 "
@@ -301,8 +324,8 @@ cmd_list(const struct opts *o)
 	} else if (c.json) {
 		fputs(c.n > 0 ? "\n]\n" : "]\n", stdout);
 	} else if (c.n == 0) {
-		printf("no leads%s\n", o->request != NULL || o->status != NULL ?
-		    " match" : " yet: 'xiezhi leads create --request ID' makes them from a join");
+		printf("no leads%s\n", o->request != NULL || o->status != NULL || o->model != NULL ?
+		    " match" : " yet: 'xiezhi join' and 'xiezhi model run' make them");
 	}
 	xz_node_close(node);
 	return rc;
@@ -347,8 +370,54 @@ show_change(void *arg, const struct xz_lead_change *ch)
 	return 0;
 }
 
+static int
+print_value(void *arg, const char *name, const char *value)
+{
+	int *n = arg;
+
+	printf("%s", *n > 0 ? "            " : "");
+	xz_cli_pad(stdout, name, 24);
+	fputc(' ', stdout);
+	print_safe(stdout, value != NULL ? value : "(missing)");
+	fputc('\n', stdout);
+	(*n)++;
+	return 0;
+}
+
+/* A model run's lead: its values by output column, then the run. */
 static void
-show_text(const struct xz_lead *l, const struct xz_lead_request *q)
+show_model_lead(const struct xz_lead *l, const struct xz_lead_run_info *ri)
+{
+	char hex[33];
+	int n = 0;
+
+	printf("values      ");
+	if (l->labels == NULL || xz_lead_values(l->labels, print_value, &n) != 0)
+		printf("(not readable)\n");
+	printf("model run   ");
+	print_safe(stdout, l->model_run);
+	printf(" (model %s@%u, ", ri->model_id, (unsigned)ri->model_version);
+	print_safe(stdout, ri->title);
+	printf(", as of %s, %s ", ri->as_of, ri->status);
+	print_time(stdout, ri->finished_at > 0 ? ri->finished_at : ri->started_at);
+	printf(")\n");
+	for (size_t i = 0; i < ri->n_steps; i++) {
+		printf("  step %zu    %s, %s with %s%s%s", i + 1, ri->step[i].name,
+		    ri->step[i].mode, ri->step[i].peer[0], ri->step[i].n_requests > 1 ?
+		    " and " : "", ri->step[i].n_requests > 1 ? ri->step[i].peer[1] : "");
+		for (int r = 0; r < ri->step[i].n_requests; r++) {
+			sodium_bin2hex(hex, sizeof(hex), ri->step[i].request_id[r], 16);
+			printf("%s%s", r == 0 ? ", request " : ", ", hex);
+		}
+		if (ri->step[i].skipped)
+			printf(" (skipped: no keys left)");
+		fputc('\n', stdout);
+	}
+}
+
+static void
+show_text(const struct xz_lead *l, const struct xz_lead_request *q,
+    const struct xz_lead_run_info *ri)
 {
 	char rid[33];
 
@@ -356,18 +425,23 @@ show_text(const struct xz_lead *l, const struct xz_lead_request *q)
 	printf("lead        %lld\nstatus      %s\nkey         ", (long long)l->id,
 	    xz_lead_status_name(l->status));
 	print_safe(stdout, l->key);
-	printf("\nlabels      ");
-	print_safe(stdout, l->labels != NULL ? l->labels : "(none)");
-	printf("\nrequest     %s (%s", rid, l->mode);
-	if (q->peer[0] != '\0') {
-		printf(" join with %s on ", q->peer);
-		print_safe(stdout, q->dataset);
-		printf(".");
-		print_safe(stdout, q->key_column);
-		printf(", completed ");
-		print_time(stdout, q->completed_at);
+	fputc('\n', stdout);
+	if (ri != NULL) {
+		show_model_lead(l, ri);
+	} else {
+		printf("labels      ");
+		print_safe(stdout, l->labels != NULL ? l->labels : "(none)");
+		printf("\nrequest     %s (%s", rid, l->mode);
+		if (q->peer[0] != '\0') {
+			printf(" join with %s on ", q->peer);
+			print_safe(stdout, q->dataset);
+			printf(".");
+			print_safe(stdout, q->key_column);
+			printf(", completed ");
+			print_time(stdout, q->completed_at);
+		}
+		printf(")\n");
 	}
-	printf(")\n");
 	if (q->has_text) {
 		printf("case number ");
 		print_safe(stdout, q->case_number);
@@ -379,7 +453,7 @@ show_text(const struct xz_lead *l, const struct xz_lead_request *q)
 		print_safe(stdout, q->policy);
 		fputc('\n', stdout);
 	}
-	if (l->model_run != NULL) {
+	if (l->model_run != NULL && ri == NULL) {
 		printf("model run   ");
 		print_safe(stdout, l->model_run);
 		fputc('\n', stdout);
@@ -389,11 +463,62 @@ show_text(const struct xz_lead *l, const struct xz_lead_request *q)
 	printf("\nhistory\n");
 }
 
+static int
+json_value(void *arg, const char *name, const char *value)
+{
+	int *n = arg;
+
+	fputs((*n)++ > 0 ? ", " : "", stdout);
+	xz_json_string(stdout, name);
+	fputs(": ", stdout);
+	if (value != NULL)
+		xz_json_string(stdout, value);
+	else
+		fputs("null", stdout);
+	return 0;
+}
+
 static void
-show_json_head(const struct xz_lead *l, const struct xz_lead_request *q)
+show_json_run(const struct xz_lead *l, const struct xz_lead_run_info *ri)
+{
+	char hex[33];
+	int n = 0;
+
+	fputs(", \"values\": {", stdout);
+	if (l->labels != NULL)
+		(void)xz_lead_values(l->labels, json_value, &n);
+	fputs("}, \"run\": {\"model\": ", stdout);
+	xz_json_string(stdout, ri->model_id);
+	printf(", \"version\": %u, \"title\": ", (unsigned)ri->model_version);
+	xz_json_string(stdout, ri->title);
+	printf(", \"as_of\": \"%s\", \"status\": \"%s\", \"started_at\": %lld, "
+	    "\"finished_at\": %lld, \"steps\": [", ri->as_of, ri->status,
+	    (long long)ri->started_at, (long long)ri->finished_at);
+	for (size_t i = 0; i < ri->n_steps; i++) {
+		printf("%s{\"name\": ", i ? ", " : "");
+		xz_json_string(stdout, ri->step[i].name);
+		printf(", \"mode\": \"%s\", \"request_ids\": [", ri->step[i].mode);
+		for (int r = 0; r < ri->step[i].n_requests; r++) {
+			sodium_bin2hex(hex, sizeof(hex), ri->step[i].request_id[r], 16);
+			printf("%s\"%s\"", r ? ", " : "", hex);
+		}
+		printf("], \"sent\": %llu, \"result_size\": %llu, \"keys_after\": %llu, "
+		    "\"skipped\": %s}", (unsigned long long)ri->step[i].sent,
+		    (unsigned long long)ri->step[i].result_size,
+		    (unsigned long long)ri->step[i].keys_after,
+		    ri->step[i].skipped ? "true" : "false");
+	}
+	fputs("]}", stdout);
+}
+
+static void
+show_json_head(const struct xz_lead *l, const struct xz_lead_request *q,
+    const struct xz_lead_run_info *ri)
 {
 	fputs("{\"lead\": ", stdout);
 	json_lead(l);
+	if (ri != NULL)
+		show_json_run(l, ri);
 	printf(", \"request\": {\"peer\": ");
 	xz_json_string(stdout, q->peer);
 	printf(", \"dataset\": ");
@@ -419,6 +544,7 @@ cmd_show(const struct opts *o)
 {
 	struct show_ctx c = { .json = o->json };
 	struct xz_lead_request q;
+	struct xz_lead_run_info *ri = NULL;
 	struct xz_lead l = {0};
 	struct xz_node *node = NULL;
 	struct xz_diag d;
@@ -435,10 +561,18 @@ cmd_show(const struct opts *o)
 		rc = XZ_EXIT_FAIL;
 		goto done;
 	}
+	if (l.model_run != NULL && strcmp(l.mode, "model") == 0) {
+		if ((ri = calloc(1, sizeof(*ri))) == NULL ||
+		    xz_lead_run_info(node, l.model_run, ri, &d) != 0) {
+			xz_cli_error("leads show: %s", ri == NULL ? "out of memory" : d.msg);
+			rc = XZ_EXIT_FAIL;
+			goto done;
+		}
+	}
 	if (o->json)
-		show_json_head(&l, &q);
+		show_json_head(&l, &q, ri);
 	else
-		show_text(&l, &q);
+		show_text(&l, &q, ri);
 	if (xz_lead_history(node, id, show_change, &c, &d) != 0) {
 		xz_cli_error("leads show: %s", d.msg);
 		rc = XZ_EXIT_FAIL;
@@ -446,6 +580,7 @@ cmd_show(const struct opts *o)
 	if (o->json)
 		fputs("]}\n", stdout);
 done:
+	free(ri);
 	xz_lead_release(&l);
 	xz_node_close(node);
 	return rc;
@@ -498,14 +633,16 @@ cmd_export(const struct opts *o)
 	if (o->argc != 0)
 		return xz_cli_usage_error("leads", "unexpected argument '%s'", o->argv[0]);
 	if (o->format == NULL || o->out == NULL)
-		return xz_cli_usage_error("leads", "leads export needs --format csv|json and "
-		    "--out FILE");
+		return xz_cli_usage_error("leads", "leads export needs --format csv|json|values "
+		    "and --out FILE");
 	if (strcmp(o->format, "csv") == 0)
 		fmt = XZ_LEAD_CSV;
 	else if (strcmp(o->format, "json") == 0)
 		fmt = XZ_LEAD_JSON;
+	else if (strcmp(o->format, "values") == 0)
+		fmt = XZ_LEAD_VALUES;
 	else
-		return xz_cli_usage_error("leads", "--format must be csv or json");
+		return xz_cli_usage_error("leads", "--format must be csv, json or values");
 	if ((rc = parse_filter(o, &f, rid)) != 0)
 		return rc;
 	if ((rc = xz_cli_open_node(o->dir, "leads", &node)) != XZ_EXIT_OK)
@@ -521,6 +658,49 @@ cmd_export(const struct opts *o)
 	return rc;
 }
 
+/* ---- purge ---- */
+
+static int
+cmd_purge(const struct opts *o)
+{
+	struct xz_leads_purge_count n;
+	struct xz_node *node = NULL;
+	struct xz_diag d;
+	uint64_t days;
+	int64_t before;
+	char when[32];
+	int rc;
+
+	if (o->argc != 0)
+		return xz_cli_usage_error("leads", "unexpected argument '%s'", o->argv[0]);
+	if (o->older_than == NULL || xz_parse_u64(o->older_than, 1, 36500, &days) != 0)
+		return xz_cli_usage_error("leads", "leads purge needs --older-than DAYS (1 to "
+		    "36500)");
+	before = (int64_t)time(NULL) - (int64_t)days * 86400;
+	if (xz_time_format(before, when, sizeof(when)) != 0)
+		snprintf(when, sizeof(when), "%lld", (long long)before);
+	if ((rc = xz_cli_open_node(o->dir, "leads", &node)) != XZ_EXIT_OK)
+		return rc;
+	if (xz_leads_purge(node, before, days, !o->yes, xz_cli_actor(), &n, &d) != 0) {
+		xz_cli_error("leads purge: %s", d.msg);
+		rc = XZ_EXIT_FAIL;
+	} else if (!o->yes) {
+		printf("would delete %llu leads created before %s (%llu history rows) and %llu "
+		    "result rows of %llu joins no remaining lead needs\n",
+		    (unsigned long long)n.leads, when, (unsigned long long)n.history,
+		    (unsigned long long)n.result_rows, (unsigned long long)n.joins);
+		xz_cli_error("leads purge: nothing deleted: run again with --yes to delete them");
+		rc = XZ_EXIT_FAIL;
+	} else {
+		printf("deleted %llu leads created before %s (%llu history rows) and %llu result "
+		    "rows of %llu joins; recorded as leads_purged\n", (unsigned long long)n.leads,
+		    when, (unsigned long long)n.history, (unsigned long long)n.result_rows,
+		    (unsigned long long)n.joins);
+	}
+	xz_node_close(node);
+	return rc;
+}
+
 int
 xz_cmd_leads(int argc, char **argv)
 {
@@ -529,7 +709,7 @@ xz_cmd_leads(int argc, char **argv)
 		int (*run)(const struct opts *o);
 	} sub[] = {
 		{ "create", cmd_create }, { "list", cmd_list }, { "show", cmd_show },
-		{ "update", cmd_update }, { "export", cmd_export },
+		{ "update", cmd_update }, { "export", cmd_export }, { "purge", cmd_purge },
 	};
 	struct opts o = {0};
 	int r;

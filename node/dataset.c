@@ -84,6 +84,78 @@ xz_dataset_lookup(struct xz_node *node, const char *name, struct xz_dataset_row 
 	return 0;
 }
 
+static int
+table_name_plain(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 60)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int
+schema_columns(struct xz_node *node, int64_t id, struct xz_dataset_schema *out,
+    struct xz_diag *d)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(xz_node_db(node), "SELECT row_count FROM datasets WHERE id = ?",
+	    -1, &st, NULL) != SQLITE_OK)
+		return xz_node_db_error(node, "reading the dataset catalogue", d);
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		out->rows = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(xz_node_db(node), "SELECT pos, name, type FROM dataset_columns"
+	    " WHERE dataset_id = ? ORDER BY pos", -1, &st, NULL) != SQLITE_OK)
+		return xz_node_db_error(node, "reading columns", d);
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct xz_dataset_column *c = &out->columns[out->ncolumns];
+		int64_t pos = sqlite3_column_int64(st, 0);
+		const char *type = (const char *)sqlite3_column_text(st, 2);
+		if (out->ncolumns > XZ_DATASET_MAX_COLUMNS || pos != (int64_t)out->ncolumns ||
+		    type == NULL || xz_coltype_parse(type, &c->type) != 0) {
+			sqlite3_finalize(st);
+			return xz_diag_set(d, "dataset '%s' has a malformed column list in "
+			    "the store; run 'xiezhi store check'", out->name);
+		}
+		snprintf(c->name, sizeof(c->name), "%s", sqlite3_column_text(st, 1));
+		snprintf(c->sql, sizeof(c->sql), "c%d", (int)pos);
+		out->ncolumns++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : xz_node_db_error(node, "reading columns", d);
+}
+
+int
+xz_dataset_schema(struct xz_node *node, const char *name, struct xz_dataset_schema *out,
+    struct xz_diag *d)
+{
+	struct xz_dataset_row ex;
+
+	memset(out, 0, sizeof(*out));
+	if (xz_dataset_lookup(node, name, &ex, d) != 0)
+		return -1;
+	if (!ex.found)
+		return xz_diag_set(d, "there is no dataset '%s' on this node ('xiezhi dataset "
+		    "list' shows them)", name);
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	if (!table_name_plain(ex.table))
+		return xz_diag_set(d, "dataset '%s' has an unexpected table name in the store; "
+		    "run 'xiezhi store check'", name);
+	snprintf(out->table, sizeof(out->table), "%s", ex.table);
+	snprintf(out->columns[0].name, sizeof(out->columns[0].name), "%s", ex.key_column);
+	snprintf(out->columns[0].sql, sizeof(out->columns[0].sql), "k");
+	if (xz_coltype_parse(ex.key_type, &out->columns[0].type) != 0)
+		return xz_diag_set(d, "dataset '%s' has an unknown key type in the store", name);
+	out->ncolumns = 1;
+	return schema_columns(node, ex.id, out, d);
+}
+
 /* ---- catalogue commands ----------------------------------------------- */
 
 int

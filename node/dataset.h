@@ -94,6 +94,28 @@ int xz_dataset_import(struct xz_node *node, const struct xz_import_spec *spec,
 int xz_dataset_drop(struct xz_node *node, const char *name, const char *actor,
     struct xz_diag *d);
 
+/*
+ * A dataset's columns as the store holds them, for code that queries a
+ * dataset's table itself (supervision models, node/model.h): column 0 is
+ * the key (SQL column "k"), then the other columns in import order
+ * ("c1".."cN").  The table name is checked to be the [a-z0-9_] name
+ * import gave it.  Fails, saying so, when there is no such dataset.
+ */
+struct xz_dataset_column {
+	char name[XZ_COLUMN_NAME_MAX];
+	enum xz_coltype type;
+	char sql[8];
+};
+struct xz_dataset_schema {
+	char name[XZ_DATASET_NAME_MAX + 1];
+	char table[64];
+	int64_t rows;
+	size_t ncolumns;
+	struct xz_dataset_column columns[XZ_DATASET_MAX_COLUMNS + 1];
+};
+int xz_dataset_schema(struct xz_node *node, const char *name,
+    struct xz_dataset_schema *out, struct xz_diag *d);
+
 /* Prints the datasets (table or JSON) to f. */
 int xz_dataset_print_list(struct xz_node *node, FILE *f, int json, struct xz_diag *d);
 /* Prints one dataset's schema, row count and import history. */

@@ -24,7 +24,8 @@ static const struct xz_cli_command commands[] = {
 	{ "request", xz_cmd_request, "create, show, approve and dry-run join requests" },
 	{ "config",  xz_cmd_config,  "show and set the federation config (identity, TLS, peers)" },
 	{ "join",    xz_cmd_join,    "run an approved join against a peer and store the result" },
-	{ "leads",   xz_cmd_leads,   "create, list, show, update and export the leads of joins" },
+	{ "model",   xz_cmd_model,   "check a supervision model, write its requests, run it into leads" },
+	{ "leads",   xz_cmd_leads,   "create, list, show, update, export and purge leads" },
 };
 
 static void

@@ -225,7 +225,7 @@ static void
 test_create_from_join_results(void **state)
 {
 	struct fx *f = fx_with_joins();
-	struct xz_lead_filter all = { NULL, -1 }, onlyd = { rid_d, -1 };
+	struct xz_lead_filter all = { NULL, -1, NULL }, onlyd = { rid_d, -1, NULL };
 	struct collect c = {0};
 	struct xz_diag d = { "" };
 
@@ -249,7 +249,7 @@ static void
 test_create_twice_changes_nothing(void **state)
 {
 	struct fx *f = fx_with_joins();
-	struct xz_lead_filter all = { NULL, -1 };
+	struct xz_lead_filter all = { NULL, -1, NULL };
 	struct collect c = {0};
 	struct xz_diag d = { "" };
 	uint64_t n = 0;
@@ -493,7 +493,7 @@ static void
 test_status_filter(void **state)
 {
 	struct fx *f = fx_with_joins();
-	struct xz_lead_filter flt = { NULL, XZ_LEAD_DISMISSED };
+	struct xz_lead_filter flt = { NULL, XZ_LEAD_DISMISSED, NULL };
 	struct collect c = {0};
 	struct xz_diag d = { "" };
 
@@ -549,7 +549,7 @@ static void
 test_export_csv_exact_and_audited(void **state)
 {
 	struct fx *f = fx_with_joins();
-	struct xz_lead_filter flt = { rid_x, -1 };
+	struct xz_lead_filter flt = { rid_x, -1, NULL };
 	char *out = xzt_path(f->parent, "leads.csv"), *text, *again, expect[2048], ts[64];
 	struct audit_scan s;
 	struct export_rec e = {0};
