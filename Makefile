@@ -59,8 +59,10 @@ check-fuzz: build-fuzz
 fuzz: build-fuzz
 	./tests/fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS)
 
+# DEMO_SIZE: people in the invented population (10^3 to 10^7).
+DEMO_SIZE ?= 10000
 demo: build
-	./deploy/demo.sh $(BUILD)
+	./deploy/demo.sh $(BUILD) --size $(DEMO_SIZE)
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)

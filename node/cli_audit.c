@@ -950,8 +950,9 @@ cmd_crosscheck(const struct opts *o)
 	joins_with(&a, nb);
 	joins_with(&b, na);
 	merge_joins(&x, &a, &b);
-	printf("crosscheck %s (%zu joins with %s) vs %s (%zu joins with %s): %llu agree, "
-	    "%llu only in %s, %llu only in %s, %llu differ\n", na, a.n, nb, nb, b.n, na,
+	printf("crosscheck %s (%zu join%s with %s) vs %s (%zu join%s with %s): %llu agree, "
+	    "%llu only in %s, %llu only in %s, %llu differ\n", na, a.n, a.n == 1 ? "" : "s",
+	    nb, nb, b.n, b.n == 1 ? "" : "s", na,
 	    (unsigned long long)x.agree, (unsigned long long)x.only_a, na,
 	    (unsigned long long)x.only_b, nb, (unsigned long long)x.differ);
 	rc = (x.only_a || x.only_b || x.differ) ? XZ_EXIT_FAIL : XZ_EXIT_OK;

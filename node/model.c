@@ -442,6 +442,26 @@ parse_output(struct xz_y *y, yaml_node_t *n, struct xz_model *m)
 	return 0;
 }
 
+/*
+ * The requester of a delegated step holds no data: only a revealed key
+ * says whom a match is about, so the step names the label that carries it.
+ */
+static int
+check_delegated_key(struct xz_y *y, yaml_node_t *step, const struct xz_model_step *s)
+{
+	if (s->key[0] == '\0')
+		return xz_y_fail(y, step, "steps[0].key", "a delegated step needs key: the "
+		    "label that names whom a match is about (an owner's key column, asked "
+		    "among its labels, e.g. key: id_number)");
+	for (size_t p = 0; p < 2; p++)
+		for (size_t i = 0; i < s->party[p].n_labels; i++)
+			if (strcmp(s->party[p].labels[i].name, s->key) == 0)
+				return 0;
+	return xz_y_fail(y, xz_y_get(y, step, "key"), "steps[0].key", "no owner is asked "
+	    "for label %s: add it to the labels of the owner whose key column it is",
+	    s->key);
+}
+
 static int
 parse_root(struct xz_y *y, yaml_node_t *r, struct xz_model *m)
 {
@@ -476,6 +496,9 @@ parse_root(struct xz_y *y, yaml_node_t *r, struct xz_model *m)
 	if (m->has_local && m->steps[0].mode == XZ_MODE_DELEGATED)
 		return xz_y_fail(y, xz_y_get(y, r, "local"), "local", "a model whose first "
 		    "step is delegated starts from that step's matches: remove local");
+	if (m->steps[0].mode == XZ_MODE_DELEGATED &&
+	    check_delegated_key(y, xz_y_item(y, xz_y_get(y, r, "steps"), 0), &m->steps[0]) != 0)
+		return -1;
 	if ((n = xz_y_get(y, r, "filter")) != NULL &&
 	    parse_filter(y, n, "filter", m->filter, sizeof(m->filter), &m->lines.filter, m,
 	    0) != 0)

@@ -565,6 +565,7 @@ run_delegated(struct run *r, struct xz_diag *d)
 		dop.peer[p] = s->party[p].peer;
 		dop.request_file[p] = r->path[0][p];
 	}
+	dop.key_label = s->key;
 	dop.deadline_ms = r->o->deadline_ms;
 	dop.progress = join_progress;
 	dop.progress_arg = r;

@@ -40,6 +40,7 @@ static const char deceased_claims[] =
     "        dataset: death_registry\n"
     "        labels: [date_of_death:date]\n"
     "    query_size: 100000\n"
+    "    key: id_number\n"
     "filter: claims.claim_date > claims.date_of_death\n"
     "output: [claims.id_number, claims.claim_no, claims.claim_date, claims.amount,\n"
     "         claims.date_of_death]\n";
@@ -321,10 +322,18 @@ test_schema_errors(void **state)
 		{ "@Hsteps:\n  - name: s\n    query_size: 9\n    mode: intersect\n    delegated:\n"
 		  "      - {peer: a, policy: y@1, dataset: e}\n      - {peer: b, policy: y@1, "
 		  "dataset: f}\n@O", 9, "steps[0].mode", "under delegated" },
+		{ "@Hsteps:\n  - name: s\n    query_size: 9\n    key: x\n    delegated:\n"
+		  "      - {peer: a, policy: y@1, dataset: e, labels: [x]}\n      - {peer: b, "
+		  "policy: y@1, dataset: f}\noutput: [x]\n", 13, "output[0]",
+		  "no local dataset" },
 		{ "@Hsteps:\n  - name: s\n    query_size: 9\n    delegated:\n"
 		  "      - {peer: a, policy: y@1, dataset: e, labels: [x]}\n      - {peer: b, "
-		  "policy: y@1, dataset: f}\noutput: [x]\n", 12, "output[0]",
-		  "no local dataset" },
+		  "policy: y@1, dataset: f}\noutput: [s.x]\n", 7, "steps[0].key",
+		  "needs key" },
+		{ "@Hsteps:\n  - name: s\n    query_size: 9\n    key: y\n    delegated:\n"
+		  "      - {peer: a, policy: y@1, dataset: e, labels: [x]}\n      - {peer: b, "
+		  "policy: y@1, dataset: f}\noutput: [s.x]\n", 9, "steps[0].key",
+		  "no owner is asked for label y" },
 	};
 	char text[4096], buf[1024];
 	struct xz_perror e;
