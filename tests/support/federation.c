@@ -150,6 +150,15 @@ xzf_two_nodes(const char *tmp, const char *owner, const char *req)
 }
 
 void
+xzf_make_ca(const char *tmp)
+{
+	char ca[PATH_CAP];
+
+	snprintf(ca, sizeof(ca), "%s/ca", tmp);
+	pki_script("make-ca.sh", ca, NULL, NULL);
+}
+
+void
 xzf_add_node(const char *tmp, const char *dir, const char *name, const char *id, int listen)
 {
 	char ca[PATH_CAP], pki[PATH_CAP], what[128];

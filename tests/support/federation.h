@@ -48,6 +48,9 @@ void xzf_node_paths(const char *tmp, size_t cap, char *owner, char *req, char *l
  */
 void xzf_two_nodes(const char *tmp, const char *owner, const char *req);
 
+/* A throwaway federation CA under tmp/ca (xzf_two_nodes makes one too). */
+void xzf_make_ca(const char *tmp);
+
 /* One more node dir named name with a certificate for identity id (from the
  * CA xzf_two_nodes made); listening on 127.0.0.1:0 when listen. */
 void xzf_add_node(const char *tmp, const char *dir, const char *name, const char *id,
