@@ -219,7 +219,7 @@ static const char *const keeper_kill[] = {
 static const char *const sanitizer_allow[] = {
 	"ptrace", "wait4", "waitid", "prctl", "sigaltstack", "kill", "tgkill", "tkill",
 	"getppid", "prlimit64", "getrlimit", "setrlimit", "mincore", "pipe", "pipe2",
-	"dup", "dup2", "dup3", "sched_getparam", "getrusage", "uname", "msync",
+	"dup", "dup2", "dup3", "sched_getparam", "getrusage", "uname", "msync", "getdents",
 };
 #endif
 
