@@ -397,6 +397,11 @@ confine_front(const struct xz_daemon *dd, const struct xz_daemon_tls_paths *tls)
 		{ "/lib64", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
 		{ "/dev/urandom", XZ_SANDBOX_READ },
 		{ "/sys/devices/system/cpu", XZ_SANDBOX_READ },
+		/* gRPC sizes its listen backlog from it. */
+		{ "/proc/sys/net/core/somaxconn", XZ_SANDBOX_READ },
+		/* Naming the server's threads (pthread_setname_np) writes their
+		 * comm; /proc/self is resolved now, to this process only. */
+		{ "/proc/self/task", XZ_SANDBOX_READ | XZ_SANDBOX_WRITE },
 #ifdef XIEZHI_SANITIZE
 		/* ASan/LSan: /proc/self/maps and threads, llvm-symbolizer. */
 		{ "/proc", XZ_SANDBOX_READ },
@@ -596,6 +601,11 @@ serve(const char *dir, int grace_s)
 	srv = NULL;
 	if (ev == 0 && tell_keeper(dd, XZ_KC_STOP) != 0)
 		ev = 1;
+	if (ev == 1) {
+		/* Whatever state it is in, a closed channel makes it stop. */
+		close(dd->keeper_ctl);
+		dd->keeper_ctl = -1;
+	}
 	kst = wait_keeper(keeper, XZ_KEEPER_STOP_MS);
 	log_keeper_end(keeper, kst);
 	keeper = 0;
