@@ -86,9 +86,10 @@ int xzf_start_xiezhid(const char *owner, const char *grace, const char *log,
  */
 pid_t xzf_keeper_pid(pid_t daemon);
 
-/* A crash of the node: SIGKILL to the key process and the network process
- * at once (the caller still reaps daemon).  Fails the test when daemon has
- * no key process. */
+/* A crash of the node: the key process is stopped (SIGSTOP), then both
+ * processes get SIGKILL, so neither can react to the other's end (the
+ * caller still reaps daemon).  Fails the test when daemon has no key
+ * process. */
 void xzf_kill_node(pid_t daemon);
 
 /* Waits up to ms for pid (not necessarily a child) to have ended (gone or
