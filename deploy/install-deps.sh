@@ -14,6 +14,7 @@ libcmocka-dev
 libcsv-dev
 libutf8proc-dev
 libyaml-dev
+libseccomp-dev
 clang libclang-rt-14-dev
 "
 

@@ -33,6 +33,8 @@ xz_daemon_new(const char *dir, struct xz_daemon **out, struct xz_diag *d)
 	}
 	pthread_mutex_init(&dd->lock, NULL);
 	pthread_mutex_init(&dd->audit_lock, NULL);
+	pthread_mutex_init(&dd->keeper_lock, NULL);
+	dd->keeper_ctl = -1;
 	*out = dd;
 	return 0;
 }
@@ -44,6 +46,7 @@ xz_daemon_free(struct xz_daemon *dd)
 		return;
 	pthread_mutex_destroy(&dd->lock);
 	pthread_mutex_destroy(&dd->audit_lock);
+	pthread_mutex_destroy(&dd->keeper_lock);
 	free(dd->policies);
 	free(dd->files);
 	free(dd);

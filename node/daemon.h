@@ -1,8 +1,11 @@
 /*
  * xiezhid's shared state: the node directory, its config and the policies
- * in force.  Join handlers run on their own threads (protocol/rpc.h); each
- * opens its own store connection and takes a snapshot of the policies, so
- * a reload (SIGHUP) never changes the rules under a join in progress.
+ * in force.  xiezhid runs as two processes (node/keeper.h): the network
+ * process answers Join calls on gRPC's threads (protocol/rpc.h) and never
+ * opens the store; the key process holds the policies, and each join it
+ * serves opens its own store connection and takes a snapshot of the
+ * policies, so a reload (SIGHUP) never changes the rules under a join in
+ * progress.  Both start from the same struct (the keeper is forked).
  */
 #ifndef XZ_DAEMON_H
 #define XZ_DAEMON_H
@@ -38,8 +41,12 @@ struct xz_daemon {
 	size_t nfiles;
 	uint64_t joins_served;
 	/* Serialises audit appends and anchor publication across join threads
-	 * (each has its own store connection). */
+	 * (each has its own store connection).  Key process. */
 	pthread_mutex_t audit_lock;
+	/* Network process: the control socket to the key process (-1 when
+	 * none) and the lock that serialises sending on it. */
+	int keeper_ctl;
+	pthread_mutex_t keeper_lock;
 };
 
 /* Reads the config; no policies yet.  *out owned by the caller. */
@@ -86,7 +93,11 @@ int xz_daemon_tls_paths(const struct xz_daemon *dd, struct xz_daemon_tls_paths *
 int xz_daemon_close_dangling(struct xz_node *node, const char *role, const char *actor,
     size_t *closed, struct xz_diag *d);
 
-/* The responder's Join handler (node/responder.c); arg is the xz_daemon. */
+/*
+ * The responder's Join handler in the network process (node/responder.c):
+ * reads the join off the wire and has the key process (dd->keeper_ctl)
+ * decide and compute it; arg is the xz_daemon.
+ */
 enum xz_rpc_status xz_responder_join(struct xz_rpc_stream *s, const char *peer, void *arg,
     struct xz_rpc_error *why);
 

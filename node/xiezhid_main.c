@@ -6,21 +6,32 @@
  *   xiezhid --dir DIR [--log-level L] [--grace SECONDS]
  *   xiezhid --dir DIR --check
  *
- * Signals are taken synchronously (sigwait) by the main thread, which has
- * them blocked before any other thread exists: SIGHUP reloads the policies
- * (audited), SIGTERM/SIGINT stop accepting joins, let running ones finish
- * for the grace period, cancel the rest (their handlers record
- * join_aborted) and exit 0.
+ * Two processes (node/keeper.h): this one, the network process, serves
+ * gRPC and forks the key process before any thread exists; the key
+ * process holds the store, the keys and the data.  Either one ending ends
+ * the other: when the key process is gone this one stops serving and
+ * exits 1; when this one is gone the key process closes the joins in
+ * flight as aborted and exits.
+ *
+ * Signals are taken synchronously (signalfd) by the main thread, which has
+ * them blocked before any other thread or process exists: SIGHUP has the
+ * key process reload the policies (audited), SIGTERM/SIGINT stop accepting
+ * joins, let running ones finish for the grace period, cancel the rest
+ * (the key process records join_aborted for each), have the key process
+ * record node_stopped and exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -32,8 +43,10 @@
 #include "audit.h"
 #include "cli.h"
 #include "daemon.h"
+#include "keeper.h"
 #include "log.h"
 #include "policy.h"
+#include "sandbox.h"
 
 #define DEFAULT_GRACE_S	30
 #define CERT_WARN_DAYS	30
@@ -342,53 +355,170 @@ operator_actor(char *buf, size_t cap)
 		snprintf(buf, cap, "operator:uid%lu", (unsigned long)geteuid());
 }
 
+/* 1 when path is dir or lies beneath it. */
 static int
-audit_simple(struct xz_daemon *dd, struct xz_node *node, enum xz_audit_type type,
-    const char *actor, struct xz_diag *d)
+path_within(const char *path, const char *dir)
 {
-	struct xz_audit_event ev = { type, actor, NULL, NULL, 0 };
-	int rc;
+	size_t n = strlen(dir);
 
-	pthread_mutex_lock(&dd->audit_lock);
-	rc = xz_audit_append(node, &ev, NULL, d);
-	if (rc == 0)
-		rc = xz_audit_publish(node, d);
-	pthread_mutex_unlock(&dd->audit_lock);
-	return rc;
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/' ||
+	    (n == 1 && dir[0] == '/'));
+}
+
+/*
+ * Landlock for the network process: after start it needs no file but its
+ * TLS files (gRPC reads them when the server starts), what the C library
+ * and OpenSSL may read (name resolution, shared libraries, the CPU list)
+ * and nothing of the node directory.  A system path that holds the node
+ * directory is left out, so keys/ and the store stay out of reach
+ * wherever the node lives.
+ */
+static void
+confine_front(const struct xz_daemon *dd, const struct xz_daemon_tls_paths *tls)
+{
+	const struct xz_sandbox_path wanted[] = {
+		{ tls->ca, XZ_SANDBOX_READ },
+		{ tls->cert, XZ_SANDBOX_READ },
+		{ tls->key, XZ_SANDBOX_READ },
+		{ "/etc/ssl", XZ_SANDBOX_READ },
+		{ "/usr/lib/ssl", XZ_SANDBOX_READ },
+		{ "/usr/share/grpc", XZ_SANDBOX_READ },
+		{ "/etc/hosts", XZ_SANDBOX_READ },
+		{ "/etc/host.conf", XZ_SANDBOX_READ },
+		{ "/etc/resolv.conf", XZ_SANDBOX_READ },
+		{ "/etc/nsswitch.conf", XZ_SANDBOX_READ },
+		{ "/etc/gai.conf", XZ_SANDBOX_READ },
+		{ "/etc/services", XZ_SANDBOX_READ },
+		{ "/etc/localtime", XZ_SANDBOX_READ },
+		{ "/usr/lib", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
+		{ "/lib", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
+		{ "/lib64", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
+		{ "/dev/urandom", XZ_SANDBOX_READ },
+		{ "/sys/devices/system/cpu", XZ_SANDBOX_READ },
+		/* gRPC sizes its listen backlog from it. */
+		{ "/proc/sys/net/core/somaxconn", XZ_SANDBOX_READ },
+		/* Naming the server's threads (pthread_setname_np) writes their
+		 * comm; /proc/self is resolved now, to this process only. */
+		{ "/proc/self/task", XZ_SANDBOX_READ | XZ_SANDBOX_WRITE },
+#ifdef XIEZHI_SANITIZE
+		/* ASan/LSan: /proc/self/maps and threads, llvm-symbolizer. */
+		{ "/proc", XZ_SANDBOX_READ },
+		{ "/usr/bin", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
+#endif
+	};
+	struct xz_sandbox_path paths[sizeof(wanted) / sizeof(wanted[0])];
+	struct xz_diag d;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+		if (i < 3 || !path_within(dd->dir, wanted[i].path))
+			paths[n++] = wanted[i];
+	r = xz_sandbox_landlock(paths, n, &d);
+	if (r == 1)
+		xz_log(XZ_LOG_INFO, "daemon", NULL, "network process confined (Landlock): it "
+		    "cannot open the node directory; keys and store are with the key process");
+	else
+		xz_log(XZ_LOG_WARN, "daemon", NULL, "%s: the network process keeps the file "
+		    "access of its user (it still never opens keys/ or the store)", d.msg);
+}
+
+/* Waits up to ms for the key process; returns its exit code, 128 + signal
+ * when killed, or -1 after killing it when it did not end in time. */
+static int
+wait_keeper(pid_t pid, int ms)
+{
+	int st;
+
+	for (int waited = 0;; waited += 20) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (w < 0 && errno != EINTR)
+			return -1;
+		if (waited >= ms) {
+			kill(pid, SIGKILL);
+			(void)waitpid(pid, &st, 0);
+			return -1;
+		}
+		usleep(20000);
+	}
 }
 
 static void
-reload(struct xz_daemon *dd, struct xz_node *node, const char *actor)
+log_keeper_end(pid_t pid, int status)
 {
-	size_t loaded = 0, changed = 0;
-	struct xz_diag d;
-
-	if (xz_daemon_load_policies(dd, node, actor, &loaded, &changed, &d) != 0)
-		xz_log(XZ_LOG_ERROR, "policy", NULL, "reload failed, the previous policies "
-		    "stay in force: %s", d.msg);
-	else
-		xz_log(XZ_LOG_INFO, "policy", NULL, "%zu policies in force, %zu new or "
-		    "changed", loaded, changed);
+	if (status < 0)
+		xz_log(XZ_LOG_ERROR, "daemon", NULL, "the key process (pid %d) did not stop "
+		    "in time and was killed", (int)pid);
+	else if (status > 128)
+		xz_log(XZ_LOG_ERROR, "daemon", NULL, "the key process (pid %d) was killed by "
+		    "signal %d%s", (int)pid, status - 128, status - 128 == SIGSYS ?
+		    " (its sandbox refused a system call: please report this)" : "");
+	else if (status != 0)
+		xz_log(XZ_LOG_ERROR, "daemon", NULL, "the key process (pid %d) exited with "
+		    "status %d", (int)pid, status);
 }
 
 static int
-wait_for_signals(struct xz_daemon *dd, struct xz_node *node, const sigset_t *set,
-    const char *actor)
+tell_keeper(struct xz_daemon *dd, uint32_t type)
 {
-	int sig;
+	int rc;
 
+	pthread_mutex_lock(&dd->keeper_lock);
+	rc = xz_kmsg_send(dd->keeper_ctl, type, NULL, -1);
+	pthread_mutex_unlock(&dd->keeper_lock);
+	return rc;
+}
+
+/*
+ * Waits for a signal (signalfd) or the key process going away (its end of
+ * the control socket closes; it sends nothing after READY).  SIGHUP is
+ * passed on as RELOAD: the keeper reloads, audits and logs.  Returns 0 on
+ * SIGTERM/SIGINT, 1 when the key process is gone, -1 on error.
+ */
+static int
+wait_for_events(struct xz_daemon *dd, const sigset_t *set)
+{
+	struct pollfd p[2];
+	int sfd = signalfd(-1, set, SFD_CLOEXEC), rc = -1;
+
+	if (sfd < 0) {
+		xz_log(XZ_LOG_ERROR, "daemon", NULL, "signalfd: %s", strerror(errno));
+		return -1;
+	}
+	p[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = dd->keeper_ctl, .events = POLLIN };
 	for (;;) {
-		if (sigwait(set, &sig) != 0)
-			return -1;
-		if (sig == SIGHUP) {
+		struct signalfd_siginfo si;
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents != 0) {
+			rc = 1;
+			break;
+		}
+		if ((p[0].revents & POLLIN) == 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
 			xz_log(XZ_LOG_INFO, "daemon", NULL, "SIGHUP: reloading policies");
-			reload(dd, node, actor);
+			if (tell_keeper(dd, XZ_KC_RELOAD) != 0) {
+				rc = 1;
+				break;
+			}
 			continue;
 		}
 		xz_log(XZ_LOG_INFO, "daemon", NULL, "%s: stopping",
-		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		return 0;
+		    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		rc = 0;
+		break;
 	}
+	close(sfd);
+	return rc;
 }
 
 static int
@@ -398,16 +528,18 @@ serve(const char *dir, int grace_s)
 	struct xz_daemon_tls_paths paths;
 	struct xz_rpc_server *srv = NULL;
 	struct xz_daemon *dd = NULL;
-	struct xz_node *node = NULL;
 	struct xz_rpc_error err;
 	struct xz_diag d;
 	char actor[300];
 	sigset_t set;
-	int port = 0, rc = XZ_EXIT_FAIL;
-	size_t dangling = 0;
+	size_t npolicies = 0;
+	pid_t keeper = 0;
+	int port = 0, rc = XZ_EXIT_FAIL, ev = -1, kst;
 
-	/* Block before any thread exists: gRPC's threads inherit the mask and
-	 * the signals are taken by sigwait alone. */
+	/* Block before any thread or process exists: gRPC's threads and the
+	 * key process inherit the mask; the signals are read from a signalfd
+	 * here alone (the key process never reads them: it stops when told
+	 * or when this process is gone). */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -416,17 +548,10 @@ serve(const char *dir, int grace_s)
 	signal(SIGPIPE, SIG_IGN);
 	operator_actor(actor, sizeof(actor));
 
-	if (xz_daemon_new(dir, &dd, &d) != 0 || xz_daemon_tls_paths(dd, &paths, &d) != 0 ||
-	    xz_node_open(dir, &node, &d) != 0 || xz_audit_check_anchor(node, &d) != 0 ||
-	    xz_daemon_load_policies(dd, node, actor, NULL, NULL, &d) != 0 ||
-	    xz_daemon_close_dangling(node, "responder", actor, &dangling, &d) != 0 ||
-	    audit_simple(dd, node, XZ_AUDIT_NODE_STARTED, actor, &d) != 0) {
+	if (xz_daemon_new(dir, &dd, &d) != 0 || xz_daemon_tls_paths(dd, &paths, &d) != 0) {
 		xz_log(XZ_LOG_ERROR, "daemon", NULL, "cannot start: %s", d.msg);
 		goto done;
 	}
-	if (dangling > 0)
-		xz_log(XZ_LOG_WARN, "daemon", NULL, "%zu join(s) were cut off by the last "
-		    "stop; recorded them as aborted", dangling);
 	/* The same certificate checks as --check: a node never serves with a
 	 * certificate that is expired, foreign, not its identity or not its key. */
 	{
@@ -438,6 +563,19 @@ serve(const char *dir, int grace_s)
 			goto done;
 		}
 	}
+	/* The key process opens the store, checks the anchor, loads the
+	 * policies, closes cut-off joins and records node_started; this
+	 * process never opens keys/ or the store. */
+	if (xz_keeper_spawn(dd, actor, &keeper, &dd->keeper_ctl, &d) != 0) {
+		xz_log(XZ_LOG_ERROR, "daemon", NULL, "cannot start: %s", d.msg);
+		goto done;
+	}
+	xz_sandbox_nodump();
+	if (xz_keeper_wait_ready(dd->keeper_ctl, &npolicies, &d) != 0) {
+		xz_log(XZ_LOG_ERROR, "daemon", NULL, "cannot start: %s", d.msg);
+		goto done;
+	}
+	confine_front(dd, &paths);
 	cfg.listen = dd->conf.listen;
 	cfg.tls.ca_file = paths.ca;
 	cfg.tls.cert_file = paths.cert;
@@ -451,18 +589,38 @@ serve(const char *dir, int grace_s)
 		goto done;
 	}
 	xz_log(XZ_LOG_INFO, "daemon", NULL, "node %s (identity %s) listening on port %d, "
-	    "%zu policies in force", dd->conf.name, dd->conf.identity, port, dd->npolicies);
-	if (wait_for_signals(dd, node, &set, actor) != 0)
+	    "%zu policies in force", dd->conf.name, dd->conf.identity, port, npolicies);
+	if ((ev = wait_for_events(dd, &set)) < 0)
 		goto done;
-	xz_rpc_server_stop(srv, grace_s * 1000);
+	if (ev == 1)
+		xz_log(XZ_LOG_ERROR, "daemon", NULL, "the key process ended unexpectedly: "
+		    "stopping (no join can be answered without it)");
+	/* Joins still running finish or are cancelled; each one's end reaches
+	 * the key process before STOP does, so its records come first. */
+	xz_rpc_server_stop(srv, ev == 1 ? 0 : grace_s * 1000);
 	srv = NULL;
-	if (audit_simple(dd, node, XZ_AUDIT_NODE_STOPPED, actor, &d) != 0)
-		xz_log(XZ_LOG_ERROR, "daemon", NULL, "node_stopped record: %s", d.msg);
-	xz_log(XZ_LOG_INFO, "daemon", NULL, "stopped");
-	rc = XZ_EXIT_OK;
+	if (ev == 0 && tell_keeper(dd, XZ_KC_STOP) != 0)
+		ev = 1;
+	if (ev == 1) {
+		/* Whatever state it is in, a closed channel makes it stop. */
+		close(dd->keeper_ctl);
+		dd->keeper_ctl = -1;
+	}
+	kst = wait_keeper(keeper, XZ_KEEPER_STOP_MS);
+	log_keeper_end(keeper, kst);
+	keeper = 0;
+	if (ev == 0 && kst == 0) {
+		xz_log(XZ_LOG_INFO, "daemon", NULL, "stopped");
+		rc = XZ_EXIT_OK;
+	}
 done:
 	xz_rpc_server_stop(srv, 0);
-	xz_node_close(node);
+	if (dd != NULL && dd->keeper_ctl >= 0) {
+		close(dd->keeper_ctl);	/* the key process sees it and stops */
+		dd->keeper_ctl = -1;
+	}
+	if (keeper > 0)
+		log_keeper_end(keeper, wait_keeper(keeper, XZ_KEEPER_STOP_MS));
 	xz_daemon_free(dd);
 	return rc;
 }

@@ -1,7 +1,11 @@
 /*
  * Crash test (issue 8, "Proving failure behaviour", Crash): the data owner's
  * xiezhid is killed with SIGKILL at a random moment while a real
- * `xiezhi join` runs against it, over and over.  After each kill:
+ * `xiezhi join` runs against it, over and over.  xiezhid is two processes
+ * (node/keeper.h): odd-numbered joins kill both at once (a crash: nothing
+ * either held in memory survives), even-numbered ones kill only the
+ * network process, and the key process must then close the join itself
+ * and exit before the checks below run.  After each kill:
  *
  *   - the owner's audit records for the request, read before any restart,
  *     are what survived the kill (nothing the daemon held in memory);
@@ -477,7 +481,19 @@ crash_one(int i, unsigned delay)
 	err = tpath(ename);
 	pid = xzf_spawn(argv, NULL, out, err);
 	usleep((useconds_t)delay * 1000);
-	assert_int_equal(kill(fx.daemon, SIGKILL), 0);
+	if (i % 2 == 1) {
+		/* The node crashes: both of xiezhid's processes at once. */
+		xzf_kill_node(fx.daemon);
+	} else {
+		/* Only the network process dies: the key process must close the
+		 * join itself and exit (it is not our child: watch it go). */
+		pid_t keeper = xzf_keeper_pid(fx.daemon);
+		assert_true(keeper > 0);
+		assert_int_equal(kill(fx.daemon, SIGKILL), 0);
+		if (xzf_wait_gone(keeper, 30000) != 0)
+			fail_msg("join %d: the key process did not stop after the network "
+			    "process was killed", i);
+	}
 	assert_int_equal(xzf_wait_child(fx.daemon, 10000), 128 + SIGKILL);
 	fx.daemon = 0;
 	status = xzf_wait_child(pid, JOIN_WAIT_MS);

@@ -4,6 +4,7 @@
  */
 #include "federation.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -342,4 +343,78 @@ xzf_set_peer(const char *req, int port)
 	XZF_RUN(&r, "config", "set", "peer.tax.address", addr, "peer.tax.identity",
 	    "tax.example", "--dir", req);
 	xzf_must(&r, "config set peer");
+}
+
+/* State letter and parent of pid from /proc/PID/stat; -1 when gone. */
+static int
+proc_stat(pid_t pid, char *state, pid_t *ppid)
+{
+	char path[64], *t, *p;
+	size_t len;
+	long pp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((t = xzt_read_file(path, &len)) == NULL)
+		return -1;
+	/* "pid (comm) S ppid ...": comm may hold spaces and parentheses. */
+	if ((p = strrchr(t, ')')) == NULL || sscanf(p + 1, " %c %ld", state, &pp) != 2) {
+		free(t);
+		return -1;
+	}
+	*ppid = (pid_t)pp;
+	free(t);
+	return 0;
+}
+
+pid_t
+xzf_keeper_pid(pid_t daemon)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	assert_non_null(d);
+	while (found == 0 && (de = readdir(d)) != NULL) {
+		char *end, state;
+		long v = strtol(de->d_name, &end, 10);
+		pid_t ppid;
+		if (*end != '\0' || v <= 0)
+			continue;
+		if (proc_stat((pid_t)v, &state, &ppid) == 0 && ppid == daemon && state != 'Z')
+			found = (pid_t)v;
+	}
+	closedir(d);
+	return found;
+}
+
+void
+xzf_kill_node(pid_t daemon)
+{
+	pid_t k = xzf_keeper_pid(daemon);
+
+	if (k <= 0)
+		fail_msg("xiezhid %d has no key process", (int)daemon);
+	/* Frozen first: a key process still running when the network
+	 * process dies would close the join itself, which a crash does not. */
+	assert_int_equal(kill(k, SIGSTOP), 0);
+	assert_int_equal(kill(daemon, SIGKILL), 0);
+	assert_int_equal(kill(k, SIGKILL), 0);
+	if (xzf_wait_gone(k, 10000) != 0)
+		fail_msg("the key process %d outlived SIGKILL", (int)k);
+}
+
+int
+xzf_wait_gone(pid_t pid, int ms)
+{
+	long long end = xzf_now_ms() + ms;
+
+	for (;;) {
+		char state;
+		pid_t ppid;
+		if (proc_stat(pid, &state, &ppid) != 0 || state == 'Z' || state == 'X')
+			return 0;
+		if (xzf_now_ms() > end)
+			return -1;
+		usleep(10000);
+	}
 }

@@ -90,6 +90,23 @@ void xzf_approve(const char *tmp, const char *req, int approvals);
 int xzf_start_xiezhid(const char *owner, const char *grace, const char *log,
     const char *const *env, pid_t *pid, int *status);
 
+/*
+ * xiezhid runs as two processes (node/keeper.h): the network process (the
+ * pid xzf_start_xiezhid returns) and its child, the key process.  The key
+ * process of daemon, or 0 when it has none.
+ */
+pid_t xzf_keeper_pid(pid_t daemon);
+
+/* A crash of the node: the key process is stopped (SIGSTOP), then both
+ * processes get SIGKILL, so neither can react to the other's end (the
+ * caller still reaps daemon).  Fails the test when daemon has no key
+ * process. */
+void xzf_kill_node(pid_t daemon);
+
+/* Waits up to ms for pid (not necessarily a child) to have ended (gone or
+ * a zombie); returns 0, or -1 when it is still running. */
+int xzf_wait_gone(pid_t pid, int ms);
+
 /* Points req's peer "tax" at 127.0.0.1:port, identity tax.example. */
 void xzf_set_peer(const char *req, int port);
 
