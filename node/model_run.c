@@ -33,6 +33,7 @@ struct run {
 	struct xz_model_plan plan;
 	int plan_ok;
 	struct xz_nodeconf *conf;
+	struct xz_net *net;		/* every step's calls go through it */
 	struct xz_node *node;
 	struct xz_request_file *rf[XZ_MODEL_MAX_STEPS][2];
 	char path[XZ_MODEL_MAX_STEPS][2][4096];
@@ -61,6 +62,21 @@ exec(struct run *r, const char *sql, struct xz_diag *d)
 
 /* ---- before anything leaves ---- */
 
+/* The network process for every step's calls, started before the store is
+ * opened so that it never holds the store key (node/netproc.h). */
+static int
+start_net(struct run *r, struct xz_diag *d)
+{
+	char ca[4096], cert[4096], key[4096];
+	const char *tls[3] = { ca, cert, key };
+
+	if (xz_nodeconf_path(r->o->dir, r->conf->tls_ca, ca, sizeof(ca), d) != 0 ||
+	    xz_nodeconf_path(r->o->dir, r->conf->tls_cert, cert, sizeof(cert), d) != 0 ||
+	    xz_nodeconf_path(r->o->dir, r->conf->tls_key, key, sizeof(key), d) != 0)
+		return -1;
+	return xz_net_start(tls, r->o->dir, &r->net, d);
+}
+
 static int
 load(struct run *r, struct xz_diag *d)
 {
@@ -77,6 +93,7 @@ load(struct run *r, struct xz_diag *d)
 	r->out->n_steps = r->m->n_steps;
 	if (xz_nodeconf_read(r->o->dir, r->conf, d) != 0 ||
 	    xz_nodeconf_check_federation(r->conf, 0, d) != 0 ||
+	    start_net(r, d) != 0 ||
 	    xz_node_open(r->o->dir, &r->node, d) != 0 ||
 	    xz_audit_check_anchor(r->node, d) != 0)
 		return -1;
@@ -525,6 +542,7 @@ run_join(struct run *r, size_t i, struct xz_diag *d)
 	jo.dataset = r->m->has_local ? r->m->local_dataset : r->m->id;
 	jo.key_column = r->m->has_local ? r->m->local_key : r->m->steps[0].name;
 	jo.elements = jd;
+	jo.net = r->net;
 	jo.deadline_ms = r->o->deadline_ms;
 	jo.progress = join_progress;
 	jo.progress_arg = r;
@@ -566,6 +584,7 @@ run_delegated(struct run *r, struct xz_diag *d)
 		dop.request_file[p] = r->path[0][p];
 	}
 	dop.key_label = s->key;
+	dop.net = r->net;
 	dop.deadline_ms = r->o->deadline_ms;
 	dop.progress = join_progress;
 	dop.progress_arg = r;
@@ -794,6 +813,7 @@ xz_model_run(const struct xz_model_run_opts *o, struct xz_model_run_result *out,
 		for (size_t p = 0; p < 2; p++)
 			free(r->rf[i][p]);
 	xz_node_close(r->node);
+	xz_net_stop(r->net);
 	free(r->conf);
 	free(r->m);
 	free(r);

@@ -165,6 +165,25 @@ rq_prepare_peer(struct qjoin *j, struct xz_diag *d)
 }
 
 int
+rq_start_net(struct qjoin *j, struct xz_net *given, struct xz_diag *d)
+{
+	char ca[4096], cert[4096], key[4096];
+	const char *tls[3] = { ca, cert, key };
+
+	if (given != NULL) {
+		j->net = given;
+		return 0;
+	}
+	if (xz_nodeconf_path(j->o->dir, j->conf->tls_ca, ca, sizeof(ca), d) != 0 ||
+	    xz_nodeconf_path(j->o->dir, j->conf->tls_cert, cert, sizeof(cert), d) != 0 ||
+	    xz_nodeconf_path(j->o->dir, j->conf->tls_key, key, sizeof(key), d) != 0 ||
+	    xz_net_start(tls, j->o->dir, &j->net, d) != 0)
+		return -1;
+	j->net_owned = 1;
+	return 0;
+}
+
+int
 rq_open_node(struct qjoin *j, struct xz_diag *d)
 {
 	return xz_node_open(j->o->dir, &j->node, d) != 0 ||
@@ -180,8 +199,9 @@ prepare(struct qjoin *j, struct xz_diag *d)
 		return -1;
 	if (j->rf->req.mode == XZ_MODE_DELEGATED)
 		return xz_diag_set(d, "%s is a delegated request: run it with its partner's "
-		    "request (xiezhi join --delegated, or a model)", j->o->request_file);
-	if (rq_open_node(j, d) != 0)
+		    "request (xiezhi join with two --peer, or a model)", j->o->request_file);
+	/* The network process first: it must never see the store key. */
+	if (rq_start_net(j, j->o->net, d) != 0 || rq_open_node(j, d) != 0)
 		return -1;
 	if (j->o->elements != NULL)
 		j->data = j->o->elements;
@@ -218,8 +238,7 @@ rq_connect_peer(struct qjoin *j, struct xz_diag *d)
 	cc.tls.key_file = key;
 	cc.server_identity = j->peer->identity;
 	clock_gettime(CLOCK_MONOTONIC, &j->call_opened);
-	if (xz_rpc_client_new(&cc, &j->client, &err) != XZ_RPC_OK ||
-	    xz_rpc_join(j->client, j->o->deadline_ms, &j->s, &err) != XZ_RPC_OK)
+	if (xz_net_join(j->net, &cc, j->o->deadline_ms, &j->s, &err) != XZ_RPC_OK)
 		return xz_diag_set(d, "cannot reach peer %s at %s: %s", j->peer->name,
 		    j->peer->address, err.msg);
 	return 0;
@@ -248,8 +267,8 @@ rq_send_open(struct qjoin *j, struct xz_diag *d)
 	h.u.batch.data.ptr = (const uint8_t *)j->conf->name;
 	h.u.batch.data.len = strlen(j->conf->name);
 	j->sent_open = 1;
-	if (xz_rpc_send(j->s, &m, STEP_TIMEOUT_MS, &err) != XZ_RPC_OK ||
-	    xz_rpc_send(j->s, &h, STEP_TIMEOUT_MS, &err) != XZ_RPC_OK)
+	if (xz_net_send(j->s, &m, STEP_TIMEOUT_MS, &err) != XZ_RPC_OK ||
+	    xz_net_send(j->s, &h, STEP_TIMEOUT_MS, &err) != XZ_RPC_OK)
 		return xz_diag_set(d, "sending the request to %s failed: %s", j->peer->name,
 		    err.msg);
 	return 0;
@@ -272,7 +291,7 @@ rq_read_reply(struct qjoin *j, struct xz_diag *d)
 	enum xz_rpc_status st;
 	int rc = -1;
 
-	st = xz_rpc_recv(j->s, &m, STEP_TIMEOUT_MS, &err);
+	st = xz_net_recv(j->s, &m, STEP_TIMEOUT_MS, &err);
 	if (st != XZ_RPC_OK)
 		return xz_diag_set(d, "peer %s did not answer the request: %s (%s)",
 		    j->peer->name, xz_rpc_status_name(st), st == XZ_RPC_EOF ? "it closed "
@@ -330,7 +349,7 @@ rq_send_batch(struct qjoin *j, uint32_t phase, const uint8_t *msg, size_t len,
 	m.u.batch.phase = phase;
 	m.u.batch.data.ptr = msg;
 	m.u.batch.data.len = len;
-	if ((st = xz_rpc_send(j->s, &m, STEP_TIMEOUT_MS, &err)) != XZ_RPC_OK)
+	if ((st = xz_net_send(j->s, &m, STEP_TIMEOUT_MS, &err)) != XZ_RPC_OK)
 		return xz_diag_set(d, "sending to %s failed: %s (%s)", j->peer->name,
 		    xz_rpc_status_name(st), err.msg);
 	j->out->bytes_sent += len;
@@ -343,7 +362,7 @@ rq_recv_batch(struct qjoin *j, struct xz_msg *m, struct xz_diag *d)
 	struct xz_rpc_error err;
 	enum xz_rpc_status st;
 
-	st = xz_rpc_recv(j->s, m, STEP_TIMEOUT_MS, &err);
+	st = xz_net_recv(j->s, m, STEP_TIMEOUT_MS, &err);
 	if (st != XZ_RPC_OK)
 		return xz_diag_set(d, "peer %s stopped the join: %s (%s)", j->peer->name,
 		    xz_rpc_status_name(st), st == XZ_RPC_EOF ? "it closed the call" : err.msg);
@@ -446,14 +465,14 @@ rq_close_join(struct qjoin *j, struct xz_diag *d)
 	m.u.batch.data.ptr = buf;
 	m.u.batch.data.len = len;
 	xz_transcript_final(&j->tr, j->out->transcript);
-	if (xz_rpc_send(j->s, &m, STEP_TIMEOUT_MS, &err) != XZ_RPC_OK)
+	if (xz_net_send(j->s, &m, STEP_TIMEOUT_MS, &err) != XZ_RPC_OK)
 		return xz_diag_set(d, "sending the summary failed: %s", err.msg);
 	m = (struct xz_msg){ .kind = XZ_MSG_CLOSE };
 	m.u.close.transcript_hash.ptr = j->out->transcript;
 	m.u.close.transcript_hash.len = 32;
-	if (xz_rpc_send(j->s, &m, STEP_TIMEOUT_MS, &err) != XZ_RPC_OK)
+	if (xz_net_send(j->s, &m, STEP_TIMEOUT_MS, &err) != XZ_RPC_OK)
 		return xz_diag_set(d, "sending Close failed: %s", err.msg);
-	if ((st = xz_rpc_recv(j->s, &r, STEP_TIMEOUT_MS, &err)) != XZ_RPC_OK)
+	if ((st = xz_net_recv(j->s, &r, STEP_TIMEOUT_MS, &err)) != XZ_RPC_OK)
 		return xz_diag_set(d, "no receipt from %s: %s (%s)", j->peer->name,
 		    xz_rpc_status_name(st), st == XZ_RPC_EOF ? "call closed" : err.msg);
 	if (r.kind != XZ_MSG_RECEIPT || r.u.receipt.transcript_hash.len != 32 ||
@@ -757,7 +776,7 @@ run(struct qjoin *j, struct xz_diag *d)
 	}
 	if (r == 1) {
 		rq_record_refusal(j);
-		if (xz_rpc_finish(j->s, &err) != XZ_RPC_OK)
+		if (xz_net_finish(j->s, &err) != XZ_RPC_OK)
 			(void)0;	/* the refusal is the answer */
 		return 1;
 	}
@@ -770,9 +789,9 @@ run(struct qjoin *j, struct xz_diag *d)
 		struct xz_msg a = { .kind = XZ_MSG_ABORT };
 		a.u.abort.code = XZ_JOIN_ABORT_PROTOCOL;
 		a.u.abort.reason = "the requester gave up";
-		if (xz_rpc_send(j->s, &a, 2000, &err) != XZ_RPC_OK)
+		if (xz_net_send(j->s, &a, 2000, &err) != XZ_RPC_OK)
 			(void)0;
-		xz_rpc_cancel(j->s);
+		xz_net_cancel(j->s);
 		rq_record_aborted(j, d->msg);
 		return -1;
 	}
@@ -784,7 +803,7 @@ run(struct qjoin *j, struct xz_diag *d)
 	}
 	if (xz_audit_publish(j->node, d) != 0)
 		return -1;
-	if (xz_rpc_finish(j->s, &err) != XZ_RPC_OK)
+	if (xz_net_finish(j->s, &err) != XZ_RPC_OK)
 		fprintf(stderr, "xiezhi: note: the responder ended the call with %s after "
 		    "the receipt: %s\n", xz_rpc_status_name(err.status), err.msg);
 	return 0;
@@ -816,8 +835,9 @@ void
 rq_release(struct qjoin *j)
 {
 	xz_psi_requester_free(j->psi);
-	xz_rpc_stream_free(j->s);
-	xz_rpc_client_free(j->client);
+	xz_net_call_free(j->s);
+	if (j->net_owned)
+		xz_net_stop(j->net);
 	xz_join_data_free(j->owned_data);
 	if (!j->node_borrowed)
 		xz_node_close(j->node);

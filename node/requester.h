@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "daemon_wire.h"
+#include "netproc.h"
 #include "diag.h"
 
 struct xz_join_opts {
@@ -33,6 +34,9 @@ struct xz_join_opts {
 	 * before it left; never modified).  dataset and key_column are still recorded with
 	 * the result as where the values came from. */
 	struct xz_join_data *elements;
+	/* The network process to call the peer through (node/netproc.h); NULL:
+	 * the join starts its own before it opens the store. */
+	struct xz_net *net;
 	int64_t deadline_ms;		/* the whole call */
 	/* Called as the engine advances (may be NULL): elements sent of total,
 	 * then answer batches received. */
@@ -81,6 +85,7 @@ struct xz_delegated_opts {
 	const char *peer[2];		/* the two owners' peer NAMEs */
 	const char *request_file[2];	/* their approved requests, same order */
 	const char *key_label;		/* the label that holds the matched key */
+	struct xz_net *net;		/* as in xz_join_opts */
 	int64_t deadline_ms;		/* the whole join */
 	void (*progress)(void *arg, const char *phase, uint64_t done, uint64_t total);
 	void *progress_arg;

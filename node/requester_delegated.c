@@ -80,7 +80,11 @@ prepare(struct djoin *dj, struct xz_diag *d)
 		/* The owner's dataset names where the result came from. */
 		dj->jo[i].dataset = dj->q[i].rf->req.dataset;
 	}
-	if (check_pair(dj, d) != 0 || rq_open_node(&dj->q[0], d) != 0)
+	/* One network process for both calls, started before the store opens. */
+	if (check_pair(dj, d) != 0 || rq_start_net(&dj->q[0], dj->o->net, d) != 0)
+		return -1;
+	dj->q[1].net = dj->q[0].net;
+	if (rq_open_node(&dj->q[0], d) != 0)
 		return -1;
 	dj->q[1].node = dj->q[0].node;
 	dj->q[1].node_borrowed = 1;
@@ -98,10 +102,10 @@ abort_owner(struct qjoin *q, const char *why)
 
 	a.u.abort.code = XZ_JOIN_ABORT_PROTOCOL;
 	a.u.abort.reason = why;
-	if (q->s != NULL && xz_rpc_send(q->s, &a, 2000, &err) != XZ_RPC_OK)
+	if (q->s != NULL && xz_net_send(q->s, &a, 2000, &err) != XZ_RPC_OK)
 		(void)0;	/* the owner records the end of the call either way */
 	if (q->s != NULL)
-		xz_rpc_cancel(q->s);
+		xz_net_cancel(q->s);
 }
 
 /* Returns 0 both accepted, 1 one refused, -1 failed. */
@@ -390,7 +394,7 @@ run(struct djoin *dj, struct xz_diag *d)
 	if (xz_audit_publish(dj->q[0].node, d) != 0)
 		return -1;
 	for (unsigned i = 0; i < 2; i++)
-		if (xz_rpc_finish(dj->q[i].s, &err) != XZ_RPC_OK)
+		if (xz_net_finish(dj->q[i].s, &err) != XZ_RPC_OK)
 			fprintf(stderr, "xiezhi: note: %s ended the call with %s after the "
 			    "receipt: %s\n", dj->q[i].peer->name, xz_rpc_status_name(err.status),
 			    err.msg);

@@ -14,6 +14,7 @@
 #include "decision.h"
 #include "diag.h"
 #include "node.h"
+#include "netproc.h"
 #include "nodeconf.h"
 #include "psi.h"
 #include "request.h"
@@ -36,8 +37,9 @@ struct qjoin {
 	uint8_t abuf[XZ_REQUEST_MAX_APPROVALS][XZ_JOIN_APPROVAL_MAX];
 	struct xz_join_data *data;	/* the values sent */
 	struct xz_join_data *owned_data;	/* loaded here (else borrowed) */
-	struct xz_rpc_client *client;
-	struct xz_rpc_stream *s;
+	struct xz_net *net;		/* the network process (node/netproc.h) */
+	int net_owned;			/* started here, stopped with the join */
+	struct xz_net_call *s;
 	struct xz_join_params params;
 	struct xz_psi_requester *psi;
 	struct xz_transcript tr;
@@ -59,6 +61,9 @@ void rq_record_aborted(struct qjoin *j, const char *reason);
 void rq_record_refusal(struct qjoin *j);
 /* Reads the config, the peer and the request; checks who is who. */
 int rq_prepare_peer(struct qjoin *j, struct xz_diag *d);
+/* The network process the join's calls go through: o->net, else one
+ * started now (before the store is opened, node/netproc.h). */
+int rq_start_net(struct qjoin *j, struct xz_net *given, struct xz_diag *d);
 /* Opens the store, checks the audit anchor, closes dangling joins. */
 int rq_open_node(struct qjoin *j, struct xz_diag *d);
 int rq_connect_peer(struct qjoin *j, struct xz_diag *d);

@@ -333,3 +333,59 @@ done:
 	seccomp_release(ctx);
 	return rc;
 }
+
+/* 1 when path is dir or lies beneath it. */
+static int
+path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/' ||
+	    (n == 1 && dir[0] == '/'));
+}
+
+int
+xz_sandbox_network(const char *const tls[3], const char *node_dir, struct xz_diag *d)
+{
+	const struct xz_sandbox_path wanted[] = {
+		{ tls[0], XZ_SANDBOX_READ },
+		{ tls[1], XZ_SANDBOX_READ },
+		{ tls[2], XZ_SANDBOX_READ },
+		{ "/etc/ssl", XZ_SANDBOX_READ },
+		{ "/usr/lib/ssl", XZ_SANDBOX_READ },
+		{ "/usr/share/grpc", XZ_SANDBOX_READ },
+		{ "/etc/hosts", XZ_SANDBOX_READ },
+		{ "/etc/host.conf", XZ_SANDBOX_READ },
+		{ "/etc/resolv.conf", XZ_SANDBOX_READ },
+		{ "/etc/nsswitch.conf", XZ_SANDBOX_READ },
+		{ "/etc/gai.conf", XZ_SANDBOX_READ },
+		{ "/etc/services", XZ_SANDBOX_READ },
+		{ "/etc/localtime", XZ_SANDBOX_READ },
+		{ "/usr/lib", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
+		{ "/lib", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
+		{ "/lib64", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
+		{ "/dev/urandom", XZ_SANDBOX_READ },
+		{ "/sys/devices/system/cpu", XZ_SANDBOX_READ },
+		/* gRPC sizes its listen backlog from it. */
+		{ "/proc/sys/net/core/somaxconn", XZ_SANDBOX_READ },
+		/* Naming gRPC's threads (pthread_setname_np) writes their comm;
+		 * /proc/self is resolved now, to this process only. */
+		{ "/proc/self/task", XZ_SANDBOX_READ | XZ_SANDBOX_WRITE },
+#ifdef XIEZHI_SANITIZE
+		/* ASan/LSan: /proc/self/maps and threads, llvm-symbolizer. */
+		{ "/proc", XZ_SANDBOX_READ },
+		{ "/usr/bin", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
+#endif
+	};
+	struct xz_sandbox_path paths[sizeof(wanted) / sizeof(wanted[0])];
+	size_t n = 0;
+
+	/* A system path that holds the node directory is left out, so keys/
+	 * and the store stay out of reach wherever the node lives. */
+	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+		if (i < 3 || !path_within(node_dir, wanted[i].path))
+			paths[n++] = wanted[i];
+	return xz_sandbox_landlock(paths, n, d);
+}

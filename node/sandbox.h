@@ -34,6 +34,15 @@ struct xz_sandbox_path {
 int xz_sandbox_landlock(const struct xz_sandbox_path *paths, size_t n, struct xz_diag *d);
 
 /*
+ * Landlock for a network process (xiezhid's front, the requester's network
+ * process): read access to the three TLS files (CA, certificate, key) and
+ * to what the C library, OpenSSL and gRPC read (name resolution, shared
+ * libraries, CPU list), nothing of node_dir.  Returns as
+ * xz_sandbox_landlock.
+ */
+int xz_sandbox_network(const char *const tls[3], const char *node_dir, struct xz_diag *d);
+
+/*
  * The keeper's seccomp filter (libseccomp): only the system calls the
  * keeper makes are allowed.  Calls that would reach the network, run a
  * program or read another process's memory kill the process; any other

@@ -355,68 +355,19 @@ operator_actor(char *buf, size_t cap)
 		snprintf(buf, cap, "operator:uid%lu", (unsigned long)geteuid());
 }
 
-/* 1 when path is dir or lies beneath it. */
-static int
-path_within(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/' ||
-	    (n == 1 && dir[0] == '/'));
-}
-
 /*
  * Landlock for the network process: after start it needs no file but its
- * TLS files (gRPC reads them when the server starts), what the C library
- * and OpenSSL may read (name resolution, shared libraries, the CPU list)
- * and nothing of the node directory.  A system path that holds the node
- * directory is left out, so keys/ and the store stay out of reach
- * wherever the node lives.
+ * TLS files (gRPC reads them when the server starts) and what the C
+ * library and OpenSSL may read, and nothing of the node directory
+ * (node/sandbox.h, xz_sandbox_network).
  */
 static void
 confine_front(const struct xz_daemon *dd, const struct xz_daemon_tls_paths *tls)
 {
-	const struct xz_sandbox_path wanted[] = {
-		{ tls->ca, XZ_SANDBOX_READ },
-		{ tls->cert, XZ_SANDBOX_READ },
-		{ tls->key, XZ_SANDBOX_READ },
-		{ "/etc/ssl", XZ_SANDBOX_READ },
-		{ "/usr/lib/ssl", XZ_SANDBOX_READ },
-		{ "/usr/share/grpc", XZ_SANDBOX_READ },
-		{ "/etc/hosts", XZ_SANDBOX_READ },
-		{ "/etc/host.conf", XZ_SANDBOX_READ },
-		{ "/etc/resolv.conf", XZ_SANDBOX_READ },
-		{ "/etc/nsswitch.conf", XZ_SANDBOX_READ },
-		{ "/etc/gai.conf", XZ_SANDBOX_READ },
-		{ "/etc/services", XZ_SANDBOX_READ },
-		{ "/etc/localtime", XZ_SANDBOX_READ },
-		{ "/usr/lib", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
-		{ "/lib", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
-		{ "/lib64", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
-		{ "/dev/urandom", XZ_SANDBOX_READ },
-		{ "/sys/devices/system/cpu", XZ_SANDBOX_READ },
-		/* gRPC sizes its listen backlog from it. */
-		{ "/proc/sys/net/core/somaxconn", XZ_SANDBOX_READ },
-		/* Naming the server's threads (pthread_setname_np) writes their
-		 * comm; /proc/self is resolved now, to this process only. */
-		{ "/proc/self/task", XZ_SANDBOX_READ | XZ_SANDBOX_WRITE },
-#ifdef XIEZHI_SANITIZE
-		/* ASan/LSan: /proc/self/maps and threads, llvm-symbolizer. */
-		{ "/proc", XZ_SANDBOX_READ },
-		{ "/usr/bin", XZ_SANDBOX_READ | XZ_SANDBOX_EXEC },
-#endif
-	};
-	struct xz_sandbox_path paths[sizeof(wanted) / sizeof(wanted[0])];
+	const char *files[3] = { tls->ca, tls->cert, tls->key };
 	struct xz_diag d;
-	size_t n = 0;
-	int r;
+	int r = xz_sandbox_network(files, dd->dir, &d);
 
-	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
-		if (i < 3 || !path_within(dd->dir, wanted[i].path))
-			paths[n++] = wanted[i];
-	r = xz_sandbox_landlock(paths, n, &d);
 	if (r == 1)
 		xz_log(XZ_LOG_INFO, "daemon", NULL, "network process confined (Landlock): it "
 		    "cannot open the node directory; keys and store are with the key process");

@@ -33,6 +33,10 @@
  * dataset that the key is applied to is shown above not to be in the
  * network process either.
  *
+ * The requester side is checked too: `xiezhi join` calls the peer through
+ * a child (node/netproc.h) that must hold none of the requester's keys,
+ * asked identifiers or received labels while the join runs.
+ *
  * Reading another process's memory needs ptrace access; both processes are
  * non-dumpable, so that takes root with CAP_SYS_PTRACE (as in CI).  Without
  * it the test is skipped, saying so.  Mappings over 16 GiB (the shadow of
@@ -134,9 +138,9 @@ write_csvs(void)
 }
 
 static void
-read_key_file(const char *name, uint8_t *out, size_t len)
+read_key_file_in(const char *dir, const char *name, uint8_t *out, size_t len)
 {
-	char *p = xzt_path(fx.owner, name), *t;
+	char *p = xzt_path(dir, name), *t;
 	size_t n;
 
 	t = xzt_read_file(p, &n);
@@ -146,6 +150,12 @@ read_key_file(const char *name, uint8_t *out, size_t len)
 	sodium_memzero(t, n);
 	free(t);
 	free(p);
+}
+
+static void
+read_key_file(const char *name, uint8_t *out, size_t len)
+{
+	read_key_file_in(fx.owner, name, out, len);
 }
 
 static void
@@ -610,6 +620,103 @@ test_cardinality_join_and_after(void **state)
 	free(req);
 }
 
+/* The requester's network process: the child of pid named xiezhi-net. */
+static pid_t
+net_child(pid_t pid)
+{
+	char path[64], *t;
+	size_t len;
+	pid_t child = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if ((t = xzt_read_file(path, &len)) == NULL)
+		return 0;
+	for (char *save = NULL, *w = strtok_r(t, " \n", &save); w != NULL && child == 0;
+	    w = strtok_r(NULL, " \n", &save)) {
+		char comm[64], *c;
+		snprintf(path, sizeof(path), "/proc/%s/comm", w);
+		if ((c = xzt_read_file(path, &len)) != NULL &&
+		    strncmp(c, "xiezhi-net", 10) == 0)
+			child = (pid_t)atoi(w);
+		free(c);
+		(void)comm;
+	}
+	free(t);
+	return child;
+}
+
+/*
+ * The requester's side (node/netproc.h): `xiezhi join` talks to the peer
+ * through a child it forks before it opens its store.  While the join
+ * runs, that child must hold none of the requester's keys, none of the
+ * identifiers it asks about and none of the labels it receives (those
+ * arrive sealed and are opened by the parent); the parent, which holds
+ * the store open, must show its store key (positive control).
+ */
+static void
+test_requester_network_process_holds_no_keys(void **state)
+{
+	char *out = xzt_path(fx.tmp, "rjoin.out"), *err = xzt_path(fx.tmp, "rjoin.err");
+	uint8_t rkey[32], rseed[32], rsk[64], pk[32];
+	struct needles ns;
+	int mid = 0;
+
+	(void)state;
+	read_key_file_in(fx.req, "keys/store.key", rkey, 32);
+	read_key_file_in(fx.req, "keys/node.key", rseed, 32);
+	crypto_sign_seed_keypair(pk, rsk, rseed);
+	ns.n = 0;
+	add_key_forms(&ns, "store key", rkey);
+	add_key_forms(&ns, "signing key seed", rseed);
+	add(&ns, "signing secret key (64 bytes)", rsk, 64);
+	add(&ns, "identifier asked for", fx.ids[OWNER_N - 1], ID_LEN);
+	add(&ns, "identifier asked for", fx.ids[OWNER_N - ASK_MATCHED], ID_LEN);
+	add(&ns, "label value received", fx.labels[OWNER_N - 2], strlen(fx.labels[OWNER_N - 2]));
+	add(&ns, "label value received", fx.labels[OWNER_N - 3], strlen(fx.labels[OWNER_N - 3]));
+	for (int attempt = 0; attempt < 3 && !mid; attempt++) {
+		char *req = make_request("intersect", 1), *json;
+		const char *argv[] = { xzt_xiezhi_bin(), "join", "--peer", "tax", "--request",
+		    req, "--dataset", "watch", "--key", "code", "--json", "--dir", fx.req, NULL };
+		int started = log_count("join started"), done = log_count("join completed");
+		int status;
+		size_t len;
+		pid_t pid = xzf_spawn(argv, NULL, out, err), net;
+
+		for (int i = 0; i < 2000 && log_count("join started") == started; i++)
+			usleep(10000);
+		assert_int_equal(log_count("join started"), started + 1);
+		assert_true((net = net_child(pid)) > 0);
+		scan_or_skip(net, "requester's network process, join running", &ns);
+		assert_none_found(&ns, "requester's network process", "during a join");
+		assert_no_node_files(net, fx.req, 0);
+		scan_or_skip(pid, "requester (xiezhi join), join running", &ns);
+		mid = log_count("join completed") == done && waitpid(pid, &status, WNOHANG) == 0;
+		if (!ns.v[N_STORE_RAW].found)
+			fail_msg("positive control: the requester's store key is not in the "
+			    "memory of xiezhi join, so the search cannot be trusted");
+		status = xzf_wait_child(pid, JOIN_WAIT_MS);
+		json = xzt_read_file(out, &len);
+		if (status != 0 || json == NULL ||
+		    strstr(json, "\"result_size\": 15000") == NULL) {
+			char *e = xzt_read_file(err, &len);
+			fail_msg("join: %d %s%s", status, json != NULL ? json : "",
+			    e != NULL ? e : "");
+		}
+		check_stored_rows(json);
+		print_message("  requester join %d: searched %s it ran\n", attempt + 1,
+		    mid ? "while" : "after");
+		free(json);
+		free(req);
+	}
+	if (!mid)
+		fail_msg("three joins ended before the search; make the dataset bigger");
+	sodium_memzero(rkey, sizeof(rkey));
+	sodium_memzero(rseed, sizeof(rseed));
+	sodium_memzero(rsk, sizeof(rsk));
+	free(out);
+	free(err);
+}
+
 int
 main(void)
 {
@@ -617,6 +724,7 @@ main(void)
 		cmocka_unit_test(test_idle_front_holds_no_keys),
 		cmocka_unit_test(test_join_front_holds_no_keys_or_data),
 		cmocka_unit_test(test_cardinality_join_and_after),
+		cmocka_unit_test(test_requester_network_process_holds_no_keys),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
