@@ -164,6 +164,14 @@ uint64_t xz_psi_requester_count(const struct xz_psi_requester *r);
 typedef int (*xz_psi_result_fn)(void *ctx, uint64_t index, const uint8_t *label,
     size_t label_len);
 
+/*
+ * Matches whose encrypted label did not authenticate (a false tag match, or
+ * a damaged or dishonest answer).  They are left out of the answer and
+ * counted, never fatal: a join that failed on them would tell the
+ * responder that one of its planted guesses matched (docs/protocol.md §8).
+ */
+uint64_t xz_psi_requester_label_failures(const struct xz_psi_requester *r);
+
 /* Walks the answer (valid once done); XZ_PSI_E_STATE in cardinality mode. */
 enum xz_psi_status xz_psi_requester_results(const struct xz_psi_requester *r,
     xz_psi_result_fn fn, void *ctx) __attribute__((warn_unused_result));
@@ -255,6 +263,17 @@ enum xz_psi_status xz_psi_coordinator_next(struct xz_psi_coordinator *c, unsigne
 enum xz_psi_status xz_psi_coordinator_consume(struct xz_psi_coordinator *c, unsigned from,
     const uint8_t *msg, size_t len, int *forward) __attribute__((warn_unused_result));
 int xz_psi_coordinator_done(const struct xz_psi_coordinator *c);
+/*
+ * 1 (and *side set) once every message of one owner, the table side, has
+ * been read: that owner's call can be closed while the other's D_TAGS
+ * still stream in.
+ */
+int xz_psi_coordinator_table_done(const struct xz_psi_coordinator *c, unsigned *side);
+/* Pairs left out of the answer: a label that did not authenticate (never
+ * fatal, docs/protocol.md §11.6), and pairs beyond the cap of
+ * 4 * (bound[0] + bound[1]) + 1024 (keys repeated on both sides). */
+uint64_t xz_psi_coordinator_label_failures(const struct xz_psi_coordinator *c);
+uint64_t xz_psi_coordinator_overflow(const struct xz_psi_coordinator *c);
 /* Matching pairs of records (valid once done). */
 uint64_t xz_psi_coordinator_count(const struct xz_psi_coordinator *c);
 /*

@@ -39,7 +39,9 @@ struct xz_psi_coordinator {
 	uint64_t received[2];		/* D_TAGS items per owner */
 	uint32_t seq_tags[2];
 	struct dres *res;
-	size_t nres, res_cap;
+	size_t nres, res_cap, max_pairs;
+	uint64_t label_failures;	/* pairs dropped: a label did not authenticate */
+	uint64_t overflow;		/* pairs dropped: more than max_pairs */
 	uint8_t *labels;
 	size_t labels_len, labels_cap;
 };
@@ -70,6 +72,9 @@ xz_psi_coordinator_new(struct xz_psi_coordinator **out, const struct xz_psi_dpar
 	c->probe_side = 1 - t;
 	c->rec_len = c->item_len[t] + 8;
 	c->tag_len = c->c.tag_len;
+	/* Keys repeated on both sides multiply: a cap keeps a placeholder key
+	 * (or a hostile owner) from exhausting this node's memory. */
+	c->max_pairs = (size_t)(4 * (params->bound[0] + params->bound[1]) + 1024);
 	st = XZ_PSI_E_NOMEM;
 	if (params->bound[t] > 0 &&
 	    (c->table = psi_mem_alloc(&c->c, params->bound[t] * c->rec_len)) == NULL)
@@ -222,7 +227,6 @@ pair(struct xz_psi_coordinator *c, const uint8_t *rec, const uint8_t *probe, uin
 	const uint8_t *item[2], *l[2];
 	uint64_t pos[2];
 	uint32_t llen[2];
-	enum xz_psi_status st;
 
 	item[t] = rec;
 	item[p] = probe;
@@ -230,10 +234,22 @@ pair(struct xz_psi_coordinator *c, const uint8_t *rec, const uint8_t *probe, uin
 	pos[p] = ppos;
 	/* Each side's item carries the key of the other side's label. */
 	for (unsigned s = 0; s < 2; s++) {
-		st = open_label(c, s, item[s], item[1 - s] + c->c.tag_len, pt[s], &llen[s]);
-		if (st != XZ_PSI_OK)
-			return st;
+		/*
+		 * A label that does not authenticate drops the pair and is
+		 * counted, never fatal: were it fatal, an owner could plant one
+		 * on a guessed value and learn from the join's fate whether the
+		 * other owner holds it (docs/protocol.md §11.6).
+		 */
+		if (open_label(c, s, item[s], item[1 - s] + c->c.tag_len, pt[s], &llen[s])
+		    != XZ_PSI_OK) {
+			c->label_failures++;
+			return XZ_PSI_OK;
+		}
 		l[s] = pt[s] + 4;
+	}
+	if (c->nres >= c->max_pairs) {
+		c->overflow++;
+		return XZ_PSI_OK;
 	}
 	return add_result(c, pos, l, llen);
 }
@@ -365,6 +381,27 @@ int
 xz_psi_coordinator_done(const struct xz_psi_coordinator *c)
 {
 	return c != NULL && !c->c.failed && c->phase == PH_DONE;
+}
+
+uint64_t
+xz_psi_coordinator_label_failures(const struct xz_psi_coordinator *c)
+{
+	return c != NULL ? c->label_failures : 0;
+}
+
+uint64_t
+xz_psi_coordinator_overflow(const struct xz_psi_coordinator *c)
+{
+	return c != NULL ? c->overflow : 0;
+}
+
+int
+xz_psi_coordinator_table_done(const struct xz_psi_coordinator *c, unsigned *side)
+{
+	if (c == NULL || c->c.failed || (c->phase != PH_PROBE && c->phase != PH_DONE))
+		return 0;
+	*side = c->table_side;
+	return 1;
 }
 
 uint64_t

@@ -12,6 +12,9 @@
 
 #include "psi_internal.h"
 
+/* Bytes of the random input a dummy stands for (an ID's length). */
+#define DUMMY_LEN 18
+
 struct own_batch {		/* the D_BLINDED batch awaiting its D_EVALUATED */
 	uint32_t seq, count, nreal;
 	uint64_t first;
@@ -107,14 +110,18 @@ blind_range(void *ctx, size_t lo, size_t hi)
 	struct blind_job *j = ctx;
 	struct own_batch *b = &j->o->ob;
 
+	uint8_t fake[DUMMY_LEN];
+
 	for (size_t i = lo; i < hi; i++) {
 		uint8_t *item = j->items + i * EL, *r = b->blinds + i * 32;
-		size_t len;
-		if (i >= b->nreal) {
-			crypto_core_ristretto255_random(item);
-			continue;
-		}
-		const uint8_t *y = psi_arena_get(&b->in, i, &len);
+		const uint8_t *y = fake;
+		size_t len = sizeof(fake);
+		/* A dummy is a random input blinded like a real one: the same work,
+		 * so the time a batch takes says nothing of how many are real. */
+		if (i >= b->nreal)
+			randombytes_buf(fake, sizeof(fake));
+		else
+			y = psi_arena_get(&b->in, i, &len);
 		if (xz_oprf_blind(y, len, r, item) != XZ_OPRF_OK)
 			return XZ_PSI_E_INPUT;
 	}
@@ -197,40 +204,46 @@ final_range(void *ctx, size_t lo, size_t hi)
 	struct final_job *j = ctx;
 	struct xz_psi_owner *o = j->o;
 	struct own_batch *b = &o->ob;
-	uint8_t n[EL], z[EL], key[2][LABEL_KEY_LEN];
+	uint8_t n[EL], z[EL], key[2][LABEL_KEY_LEN], fake[DUMMY_LEN];
 	enum xz_psi_status st = XZ_PSI_OK;
-	size_t rhi = hi < b->nreal ? hi : b->nreal;
+	uint8_t *scratch = malloc(o->item_len);
 
-	for (size_t i = lo; i < rhi && st == XZ_PSI_OK; i++)
+	if (scratch == NULL)
+		return XZ_PSI_E_NOMEM;
+	for (size_t i = lo; i < hi && st == XZ_PSI_OK; i++)
 		if (crypto_core_ristretto255_scalar_invert(o->inv + i * 32, b->blinds + i * 32) != 0)
 			st = XZ_PSI_E_INPUT;
 	for (size_t i = lo; i < hi && st == XZ_PSI_OK; i++) {
-		const uint8_t *e = j->evals + i * EL;
-		if (i >= b->nreal) {
-			if (xz_oprf_validate_element(e) != XZ_OPRF_OK)
-				st = XZ_PSI_E_ELEMENT;
-			continue;
-		}
+		const uint8_t *e = j->evals + i * EL, *y = fake, *l = NULL;
+		size_t ylen = sizeof(fake), llen = 0;
+		uint8_t *item = scratch;
 		if (sodium_is_zero(e, EL) ||
 		    crypto_scalarmult_ristretto255(n, o->inv + i * 32, e) != 0 ||
 		    crypto_scalarmult_ristretto255(z, o->sk, n) != 0) {
 			st = XZ_PSI_E_ELEMENT;
 			break;
 		}
-		size_t ylen, llen;
-		const uint8_t *y = psi_arena_get(&b->in, i, &ylen);
-		uint8_t *item = j->items + i * o->item_len;
+		/* A dummy's answer goes through the same steps into a scratch
+		 * item that is thrown away (equal work, as when blinding). */
+		if (i < b->nreal) {
+			y = psi_arena_get(&b->in, i, &ylen);
+			if (o->dp.label_len[o->self] != 0)
+				l = psi_arena_get(&b->labels, i, &llen);
+			item = j->items + i * o->item_len;
+		} else {
+			randombytes_buf(fake, sizeof(fake));
+		}
 		psi_delegated_derive(&o->c, y, ylen, z, item, key[0], key[1]);
 		memcpy(item + o->c.tag_len, key[o->other], LABEL_KEY_LEN);
-		if (o->dp.label_len[o->self] != 0) {
-			const uint8_t *l = psi_arena_get(&b->labels, i, &llen);
+		if (o->dp.label_len[o->self] != 0)
 			st = seal_label(o, key[o->self], l, llen,
 			    item + o->c.tag_len + LABEL_KEY_LEN);
-		}
 	}
 	sodium_memzero(n, sizeof(n));
 	sodium_memzero(z, sizeof(z));
 	sodium_memzero(key, sizeof(key));
+	sodium_memzero(scratch, o->item_len);
+	free(scratch);
 	return st;
 }
 

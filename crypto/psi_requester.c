@@ -18,6 +18,7 @@
 #define WINDOW		1
 
 #define SEEN_LEN	16	/* bytes of a cardinality-mode fingerprint */
+#define DUMMY_LEN	18	/* bytes of the random input a dummy stands for */
 
 
 struct pending {		/* one BLINDED batch awaiting its EVALUATED answer */
@@ -61,6 +62,7 @@ struct xz_psi_requester {
 	uint8_t *labels;
 	size_t labels_len, labels_cap;
 	uint64_t answer;
+	uint64_t label_failures;	/* matches whose label did not authenticate */
 };
 
 static void
@@ -162,13 +164,16 @@ blind_range(void *ctx, size_t lo, size_t hi)
 		if (!card)
 			randombytes_buf(wide, (end - base) * 64);
 		for (size_t i = base; i < end && os == XZ_OPRF_OK; i++) {
-			uint8_t *item = j->items + i * EL;
-			if (i >= j->pb->nreal) {
-				crypto_core_ristretto255_random(item);
-				continue;
-			}
-			size_t len;
-			const uint8_t *x = psi_arena_get(&j->pb->in, i, &len);
+			uint8_t *item = j->items + i * EL, fake[DUMMY_LEN];
+			const uint8_t *x = fake;
+			size_t len = sizeof(fake);
+			/* A dummy is a random input blinded like a real one: the same
+			 * work, so A cannot tell from the time a batch takes how many
+			 * of its elements are real. */
+			if (i >= j->pb->nreal)
+				randombytes_buf(fake, sizeof(fake));
+			else
+				x = psi_arena_get(&j->pb->in, i, &len);
 			if (card) {
 				os = xz_oprf_blind_with(x, len, r->card_blind, item);
 				continue;
@@ -323,33 +328,32 @@ unblind_range(void *ctx, size_t lo, size_t hi)
 {
 	struct unblind_job *j = ctx;
 	struct xz_psi_requester *r = j->r;
-	uint8_t n[EL], out[XZ_OPRF_OUTPUT_LEN];
+	uint8_t n[EL], out[XZ_OPRF_OUTPUT_LEN], fake[DUMMY_LEN], scratch[32 + 8 + LABEL_KEY_LEN];
 	enum xz_psi_status st = XZ_PSI_OK;
 	size_t nreal = j->pb ? j->pb->nreal : hi;
-	size_t rhi = hi < nreal ? hi : nreal;
 
-	if (j->pb != NULL && lo < rhi)
-		st = batch_invert(j->pb->blinds, r->inv, lo, rhi);
+	if (j->pb != NULL && lo < hi)
+		st = batch_invert(j->pb->blinds, r->inv, lo, hi);
 	for (size_t i = lo; i < hi && st == XZ_PSI_OK; i++) {
 		const uint8_t *e = j->items + i * EL;
-		if (i >= nreal) {		/* our dummy: check it, then drop it */
-			if (xz_oprf_validate_element(e) != XZ_OPRF_OK)
-				st = XZ_PSI_E_ELEMENT;
-			continue;
-		}
 		const uint8_t *s = j->pb ? r->inv + i * 32 : r->card_inv;
 		if (sodium_is_zero(e, EL) || crypto_scalarmult_ristretto255(n, s, e) != 0) {
 			st = XZ_PSI_E_ELEMENT;
 			break;
 		}
-		uint8_t *rec = r->table + (j->first + i) * r->rec_len;
+		/* Our dummy: the same steps into scratch, then dropped. */
+		uint8_t *rec = i < nreal ? r->table + (j->first + i) * r->rec_len : scratch;
 		if (j->pb == NULL) {
 			psi_card_output(n, out);
 			psi_derive_tag(&r->c, out, rec, NULL);
 			continue;
 		}
-		size_t len;
-		const uint8_t *x = psi_arena_get(&j->pb->in, i, &len);
+		size_t len = sizeof(fake);
+		const uint8_t *x = fake;
+		if (i < nreal)
+			x = psi_arena_get(&j->pb->in, i, &len);
+		else
+			randombytes_buf(fake, sizeof(fake));
 		if (xz_oprf_finalize_hash(x, len, n, out) != XZ_OPRF_OK) {
 			st = XZ_PSI_E_INPUT;
 			break;
@@ -359,6 +363,7 @@ unblind_range(void *ctx, size_t lo, size_t hi)
 	}
 	sodium_memzero(n, sizeof(n));
 	sodium_memzero(out, sizeof(out));
+	sodium_memzero(scratch, sizeof(scratch));
 	return st;
 }
 
@@ -458,7 +463,8 @@ add_result(struct xz_psi_requester *r, uint64_t index, const uint8_t *label, siz
  * (nonce = the record's stream position, key from R's own OPRF output).
  */
 static enum xz_psi_status
-open_label(struct xz_psi_requester *r, const uint8_t *rec, const uint8_t *item, uint64_t pos)
+open_label(struct xz_psi_requester *r, const uint8_t *rec, const uint8_t *item, uint64_t pos,
+    int *opened)
 {
 	size_t ct_len = 4 + r->c.p.label_len + LABEL_TAG_LEN;
 	uint8_t nonce[LABEL_NONCE_LEN], *pt;
@@ -471,8 +477,19 @@ open_label(struct xz_psi_requester *r, const uint8_t *rec, const uint8_t *item, 
 	psi_label_nonce(pos, nonce);
 	if (crypto_aead_chacha20poly1305_ietf_decrypt(pt, &pt_len, NULL, item + r->c.tag_len,
 	    ct_len, r->c.p.join_id, XZ_PSI_JOIN_ID_LEN, nonce, rec + r->c.tag_len + 8) == 0 &&
-	    pt_len == 4 + r->c.p.label_len && (llen = get32(pt)) <= r->c.p.label_len)
+	    pt_len == 4 + r->c.p.label_len && (llen = get32(pt)) <= r->c.p.label_len) {
 		st = add_result(r, rec_index(rec, r->c.tag_len), pt + 4, llen);
+		*opened = 1;
+	} else {
+		/*
+		 * Dropped and counted, never fatal: if a bad label failed the
+		 * join, a responder could plant one on a guessed value and learn
+		 * from the join's fate whether the requester asked about it
+		 * (docs/protocol.md §8).
+		 */
+		r->label_failures++;
+		st = XZ_PSI_OK;
+	}
 	sodium_memzero(pt, ct_len);
 	free(pt);
 	return st;
@@ -496,13 +513,15 @@ match_tag(struct xz_psi_requester *r, const uint8_t *item, uint64_t pos)
 		const uint8_t *rec = r->table + i * r->rec_len;
 		if (memcmp(rec, item, t) != 0)
 			break;
-		r->matched[i / 8] |= (uint8_t)(1u << (i % 8));
-		if (r->c.p.mode != XZ_PSI_INTERSECT)
-			continue;
-		if (r->c.p.label_len != 0)
-			st = open_label(r, rec, item, pos);
-		else
+		int opened = 0;
+		if (r->c.p.mode == XZ_PSI_INTERSECT && r->c.p.label_len != 0) {
+			/* A match counts only with a label that authenticates. */
+			if ((st = open_label(r, rec, item, pos, &opened)) != XZ_PSI_OK || !opened)
+				continue;
+		} else if (r->c.p.mode == XZ_PSI_INTERSECT) {
 			st = add_result(r, rec_index(rec, t), NULL, 0);
+		}
+		r->matched[i / 8] |= (uint8_t)(1u << (i % 8));
 	}
 	return st;
 }
@@ -595,6 +614,12 @@ int
 xz_psi_requester_done(const struct xz_psi_requester *r)
 {
 	return r != NULL && r->done;
+}
+
+uint64_t
+xz_psi_requester_label_failures(const struct xz_psi_requester *r)
+{
+	return r != NULL ? r->label_failures : 0;
 }
 
 uint64_t

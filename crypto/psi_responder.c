@@ -10,6 +10,9 @@
 
 #include "psi_internal.h"
 
+/* Bytes of the random input a dummy stands for (an ID's length). */
+#define DUMMY_LEN 18
+
 struct slot {			/* one item of a TAGS batch */
 	uint32_t src;		/* index into the batch arenas, or UINT32_MAX for a dummy */
 };
@@ -210,17 +213,25 @@ tags_range(void *ctx, size_t lo, size_t hi)
 {
 	struct tags_job *j = ctx;
 	struct xz_psi_responder *a = j->a;
-	uint8_t out[XZ_OPRF_OUTPUT_LEN], key[LABEL_KEY_LEN], p[EL], n[EL];
+	uint8_t out[XZ_OPRF_OUTPUT_LEN], key[LABEL_KEY_LEN], p[EL], n[EL], fake[DUMMY_LEN];
 	enum xz_psi_status st = XZ_PSI_OK;
 
 	for (size_t i = lo; i < hi && st == XZ_PSI_OK; i++) {
 		uint8_t *item = j->items + i * a->c.tag_item_len;
+		const uint8_t *y = fake, *l = NULL;
+		size_t len = sizeof(fake), llen = 0;
+		/*
+		 * A dummy is the item of a random input with an empty label: as
+		 * random to R as any record's, and the same work, so the time a
+		 * batch takes says nothing of how many records are real.
+		 */
 		if (a->slots[i].src == UINT32_MAX) {
-			randombytes_buf(item, a->c.tag_item_len);
-			continue;
+			randombytes_buf(fake, sizeof(fake));
+		} else {
+			y = psi_arena_get(&a->elems, a->slots[i].src, &len);
+			if (a->c.p.label_len != 0)
+				l = psi_arena_get(&a->labels, a->slots[i].src, &llen);
 		}
-		size_t len;
-		const uint8_t *y = psi_arena_get(&a->elems, a->slots[i].src, &len);
 		if (a->c.p.mode == XZ_PSI_CARDINALITY) {
 			if (xz_oprf_hash_to_group(y, len, p) != XZ_OPRF_OK ||
 			    crypto_scalarmult_ristretto255(n, a->sk, p) != 0)
@@ -233,12 +244,10 @@ tags_range(void *ctx, size_t lo, size_t hi)
 		if (st != XZ_PSI_OK)
 			break;
 		psi_derive_tag(&a->c, out, item, a->c.p.label_len ? key : NULL);
-		if (a->c.p.label_len != 0) {
-			size_t llen;
-			const uint8_t *l = psi_arena_get(&a->labels, a->slots[i].src, &llen);
+		if (a->c.p.label_len != 0)
 			st = seal_label(a, key, j->first + i, l, llen, item + a->c.tag_len);
-		}
 	}
+	sodium_memzero(fake, sizeof(fake));
 	sodium_memzero(out, sizeof(out));
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(n, sizeof(n));

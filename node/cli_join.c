@@ -90,6 +90,10 @@ print_text(const struct xz_join_outcome *o, int rc)
 	    (unsigned long long)o->peer_size, (unsigned long long)o->result_size,
 	    strcmp(o->mode, "difference") == 0 ? "keys not found at the peer" :
 	    "matches", (unsigned long long)o->stored_rows, tr, o->seconds);
+	if (o->label_failures > 0)
+		printf("warning   %llu matches left out: their labels did not authenticate "
+		    "(a damaged or dishonest answer from %s; see docs/protocol.md §8)\n",
+		    (unsigned long long)o->label_failures, o->peer_name);
 }
 
 static void
@@ -115,11 +119,12 @@ print_json(const struct xz_join_outcome *o, int rc, const char *err)
 	} else {
 		printf(", \"local_size\": %llu, \"peer_size\": %llu, \"result_size\": %llu, "
 		    "\"stored_rows\": %llu, \"transcript\": \"%s\", \"bytes_sent\": %llu, "
-		    "\"bytes_received\": %llu, \"seconds\": %.3f",
+		    "\"bytes_received\": %llu, \"labels_refused\": %llu, \"seconds\": %.3f",
 		    (unsigned long long)o->local_size, (unsigned long long)o->peer_size,
 		    (unsigned long long)o->result_size, (unsigned long long)o->stored_rows,
 		    tr, (unsigned long long)o->bytes_sent,
-		    (unsigned long long)o->bytes_received, o->seconds);
+		    (unsigned long long)o->bytes_received,
+		    (unsigned long long)o->label_failures, o->seconds);
 	}
 	printf("}\n");
 }
@@ -214,6 +219,14 @@ print_delegated(const struct xz_delegated_opts *o, const struct xz_delegated_out
 	    (unsigned long long)out->owner[1].peer_size, out->owner[1].peer_name,
 	    (unsigned long long)out->result_size, (unsigned long long)out->stored_rows,
 	    out->seconds);
+	if (out->owner[0].label_failures > 0)
+		printf("warning   %llu matching pairs left out: a label did not authenticate "
+		    "(a damaged or dishonest answer; see docs/protocol.md §11.6)\n",
+		    (unsigned long long)out->owner[0].label_failures);
+	if (out->overflow > 0)
+		printf("warning   %llu more matching pairs not kept: keys repeated on both "
+		    "sides exceed the cap (a placeholder ID in both datasets?)\n",
+		    (unsigned long long)out->overflow);
 }
 
 static int

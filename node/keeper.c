@@ -538,13 +538,19 @@ record_disclosure(struct ksess *s, struct xz_diag *d)
 {
 	char labels[XZ_POLICY_MAX_LABELS * (XZ_NAME_MAX + 1) + 1] = "";
 	char link[2 * XZ_REQUEST_ID_LEN + 1];
-	struct xz_audit_field f[5];
+	struct xz_audit_field f[7];
 	size_t n = 0, used = 0;
 
 	if (s->req.mode == XZ_MODE_DELEGATED) {
+		/* What the requester said of the partner: an auditor can check
+		 * partner_bound against the partner's own padded_size. */
 		xz_hex(s->req.link, sizeof(s->req.link), link, sizeof(link));
 		f[n++] = (struct xz_audit_field){ .name = "partner", .kind = XZ_AUDIT_STR,
 		    .str = s->req.partner };
+		f[n++] = (struct xz_audit_field){ .name = "partner_name", .kind = XZ_AUDIT_STR,
+		    .str = s->partner.partner_name };
+		f[n++] = (struct xz_audit_field){ .name = "partner_bound", .kind = XZ_AUDIT_INT,
+		    .num = s->partner.partner_bound };
 		f[n++] = (struct xz_audit_field){ .name = "link", .kind = XZ_AUDIT_STR,
 		    .str = link };
 	}

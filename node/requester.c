@@ -438,6 +438,7 @@ run_engine(struct qjoin *j, struct xz_diag *d)
 			return -1;
 	}
 	j->out->result_size = xz_psi_requester_count(j->psi);
+	j->out->label_failures = xz_psi_requester_label_failures(j->psi);
 	return 0;
 }
 
@@ -552,6 +553,21 @@ rq_label_value(const struct xz_request *req, const uint8_t *b, size_t len,
 	return -1;
 }
 
+int
+rq_labels_valid(const struct xz_request *req, const uint8_t *b, size_t len)
+{
+	const uint8_t *v = NULL;
+	uint32_t n = 0;
+	size_t end = 0;
+
+	if (label_at(req, b, len, SIZE_MAX, &v, &n, &end) != 0)
+		return 0;
+	for (; end < len; end++)
+		if (b[end] != 0)
+			return 0;
+	return 1;
+}
+
 static int
 skipped(const struct xz_request *skip, const char *name)
 {
@@ -641,8 +657,14 @@ store_row(void *arg, uint64_t index, const uint8_t *label, size_t label_len)
 	}
 	if (label != NULL && j->rf->req.n_labels > 0 &&
 	    (lj = labels_json(&j->rf->req, label, label_len)) == NULL) {
-		c->failed = 2;
-		return 1;
+		if (rq_labels_valid(&j->rf->req, label, label_len)) {
+			c->failed = 4;		/* out of memory */
+			return 1;
+		}
+		/* Authenticated but not a label record: the responder's doing.
+		 * Left out and counted, like a label that does not open. */
+		j->out->label_failures++;
+		return 0;
 	}
 	sqlite3_reset(c->ins);
 	sqlite3_bind_blob(c->ins, 1, j->rf->req.id, 16, SQLITE_STATIC);
@@ -650,9 +672,13 @@ store_row(void *arg, uint64_t index, const uint8_t *label, size_t label_len)
 	sqlite3_bind_text(c->ins, 3, (const char *)j->data->elem[index],
 	    (int)j->data->elem_len[index], SQLITE_STATIC);
 	if (lj != NULL)
-		sqlite3_bind_text(c->ins, 4, lj, -1, free);
+		sqlite3_bind_text(c->ins, 4, lj, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(c->ins, 4);
+	if (lj != NULL) {
+		sodium_memzero(lj, strlen(lj));	/* a record's labels, in the clear */
+		free(lj);
+	}
 	if (sqlite3_step(c->ins) != SQLITE_DONE) {
 		c->failed = 3;
 		return 1;
@@ -694,7 +720,7 @@ store_tx(struct xz_node *node, void *arg, struct xz_diag *d)
 {
 	struct qjoin *j = arg;
 	struct store_ctx c = { .j = j };
-	struct xz_audit_field f[5];
+	struct xz_audit_field f[6];
 	enum xz_psi_status ps;
 	int rc = -1;
 
@@ -709,7 +735,7 @@ store_tx(struct xz_node *node, void *arg, struct xz_diag *d)
 		sqlite3_finalize(c.ins);
 		if (ps != XZ_PSI_OK || c.failed != 0)
 			return xz_diag_set(d, "storing the result rows failed (%s)",
-			    c.failed == 2 ? "a label record is malformed" :
+			    c.failed == 4 ? "out of memory" :
 			    c.failed == 3 ? sqlite3_errmsg(xz_node_db(j->node)) :
 			    xz_psi_strerror(ps));
 	}
@@ -724,7 +750,9 @@ store_tx(struct xz_node *node, void *arg, struct xz_diag *d)
 	memcpy(f[3].hash, j->out->transcript, 32);
 	f[4] = (struct xz_audit_field){ .name = "dataset", .kind = XZ_AUDIT_STR,
 	    .str = j->o->dataset };
-	rc = rq_record(j, XZ_AUDIT_JOIN_COMPLETED, f, 5, d);
+	f[5] = (struct xz_audit_field){ .name = "labels_refused", .kind = XZ_AUDIT_INT,
+	    .num = j->out->label_failures };
+	rc = rq_record(j, XZ_AUDIT_JOIN_COMPLETED, f, j->out->label_failures > 0 ? 6 : 5, d);
 	return rc;
 }
 

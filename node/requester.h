@@ -54,6 +54,10 @@ struct xz_join_outcome {
 	uint64_t local_size, peer_size, result_size, stored_rows;
 	uint8_t transcript[32];
 	uint64_t bytes_sent, bytes_received;
+	/* Matches left out: a label that did not authenticate or was not a
+	 * label record (a damaged or dishonest answer; never fatal, so that
+	 * the peer cannot learn from the join's fate which guess matched). */
+	uint64_t label_failures;
 	double seconds;
 };
 
@@ -96,6 +100,7 @@ struct xz_delegated_outcome {
 	int refused;				/* one owner refused: see owner[i] */
 	uint64_t result_size;			/* matching pairs */
 	uint64_t stored_rows;
+	uint64_t overflow;			/* pairs beyond the cap, not kept */
 	double seconds;
 };
 

@@ -21,6 +21,8 @@
 
 #include "requester_internal.h"
 
+#define DELEGATED_BATCH 4096u
+
 struct djoin {
 	const struct xz_delegated_opts *o;
 	struct xz_delegated_outcome *out;
@@ -29,6 +31,7 @@ struct djoin {
 	struct xz_psi_coordinator *c;
 	uint8_t link[XZ_REQUEST_ID_LEN];
 	uint64_t relayed;
+	int closed[2];		/* receipt verified: no Abort goes there any more */
 };
 
 /* ---- before anything leaves ---- */
@@ -117,9 +120,17 @@ open_both(struct djoin *dj, struct xz_diag *d)
 	for (unsigned i = 0; i < 2; i++)
 		if (rq_connect_peer(&dj->q[i], d) != 0 || rq_send_open(&dj->q[i], d) != 0)
 			return -1;
-	for (unsigned i = 0; i < 2; i++)
-		if ((r[i] = rq_read_reply(&dj->q[i], d)) < 0)
-			return -1;
+	for (unsigned i = 0; i < 2; i++) {
+		if ((r[i] = rq_read_reply(&dj->q[i], d)) >= 0)
+			continue;
+		/* An owner that already refused is on record as refusing. */
+		for (unsigned k = 0; k < i; k++)
+			if (r[k] == 1) {
+				rq_record_refusal(&dj->q[k]);
+				dj->q[k].sent_open = 0;
+			}
+		return -1;
+	}
 	if (r[0] == 0 && r[1] == 0)
 		return 0;
 	dj->out->refused = 1;
@@ -153,8 +164,15 @@ agree(struct djoin *dj, uint32_t *batch, struct xz_diag *d)
 		if (strcmp(q->out->peer_name, p->out->peer_name) == 0)
 			return xz_diag_set(d, "both owners call themselves '%s'", q->out->peer_name);
 	}
-	*batch = dj->q[0].params.batch_max < dj->q[1].params.batch_max ?
-	    dj->q[0].params.batch_max : dj->q[1].params.batch_max;
+	/*
+	 * Each owner's proposal depends on its own label length; a fixed cap
+	 * keeps the batch, which both learn, from telling one about the
+	 * other's labels in the usual case (labels under about 470 bytes).
+	 */
+	*batch = DELEGATED_BATCH;
+	for (unsigned i = 0; i < 2; i++)
+		if (dj->q[i].params.batch_max < *batch)
+			*batch = dj->q[i].params.batch_max;
 	return 0;
 }
 
@@ -167,9 +185,11 @@ send_partners(struct djoin *dj, uint32_t batch, struct xz_diag *d)
 	for (unsigned i = 0; i < 2; i++) {
 		struct qjoin *q = &dj->q[i];
 		const struct qjoin *p = &dj->q[1 - i];
+		/* The partner's label length is of no use to an owner and depends
+		 * on the partner's data: it is not sent. */
 		struct xz_join_partner pt = { .self = i,
 		    .partner_bound = p->params.responder_bound,
-		    .partner_label_len = p->params.label_len, .batch_max = batch };
+		    .partner_label_len = 0, .batch_max = batch };
 		snprintf(pt.partner_name, sizeof(pt.partner_name), "%s", p->out->peer_name);
 		xz_transcript_init(&q->tr, q->rf->req.id, q->reqbytes, q->reqlen);
 		if (xz_join_partner_encode(&pt, buf, sizeof(buf), &len, d) != 0 ||
@@ -226,14 +246,27 @@ run_engine(struct djoin *dj, uint32_t batch, struct xz_diag *d)
 	xz_join_dparams(dj->link, bound, llen, batch, &dp);
 	if (xz_psi_coordinator_new(&dj->c, &dp) != XZ_PSI_OK)
 		return xz_diag_set(d, "the delegated join refused the owners' parameters");
-	while ((ps = xz_psi_coordinator_next(dj->c, &from)) == XZ_PSI_OK)
+	while ((ps = xz_psi_coordinator_next(dj->c, &from)) == XZ_PSI_OK) {
+		unsigned side;
 		if (relay_one(dj, from, d) != 0)
 			return -1;
+		/* The owner held whole as the table has said all it will: close
+		 * its call now rather than keep it waiting while the other side
+		 * streams in (its step timeout would run out on large joins). */
+		if (xz_psi_coordinator_table_done(dj->c, &side) && !dj->closed[side]) {
+			if (rq_close_join(&dj->q[side], d) != 0)
+				return -1;
+			dj->closed[side] = 1;
+		}
+	}
 	if (ps != XZ_PSI_DONE)
 		return xz_diag_set(d, "delegated join: %s", xz_psi_strerror(ps));
 	dj->out->result_size = xz_psi_coordinator_count(dj->c);
-	for (unsigned i = 0; i < 2; i++)
+	dj->out->overflow = xz_psi_coordinator_overflow(dj->c);
+	for (unsigned i = 0; i < 2; i++) {
 		dj->out->owner[i].result_size = dj->out->result_size;
+		dj->out->owner[i].label_failures = xz_psi_coordinator_label_failures(dj->c);
+	}
 	return 0;
 }
 
@@ -261,14 +294,18 @@ store_pair(void *arg, uint64_t pos0, const uint8_t *l0, size_t n0, uint64_t pos1
 
 	(void)pos0;
 	(void)pos1;
-	if (rq_label_value(r0, l0, n0, key, &kv, &kn) != 0 &&
-	    rq_label_value(r1, l1, n1, key, &kv, &kn) != 0) {
-		c->failed = 2;
-		return 1;
+	/* Authenticated but not a label record (or no key): an owner's doing.
+	 * Left out and counted, never fatal, like a label that does not open. */
+	if (!rq_labels_valid(r0, l0, n0) || !rq_labels_valid(r1, l1, n1) ||
+	    (rq_label_value(r0, l0, n0, key, &kv, &kn) != 0 &&
+	    rq_label_value(r1, l1, n1, key, &kv, &kn) != 0)) {
+		c->dj->out->owner[0].label_failures++;
+		c->dj->out->owner[1].label_failures++;
+		return 0;
 	}
 	if ((m0 = rq_labels_members(r0, l0, n0, NULL)) == NULL ||
 	    (m1 = rq_labels_members(r1, l1, n1, r0)) == NULL) {
-		c->failed = 2;
+		c->failed = 4;
 		goto done;
 	}
 	len = strlen(m0) + strlen(m1) + 5;
@@ -285,17 +322,28 @@ store_pair(void *arg, uint64_t pos0, const uint8_t *l0, size_t n0, uint64_t pos1
 	if (sqlite3_step(c->ins) != SQLITE_DONE)
 		c->failed = 3;
 done:
+	/* Records' labels in the clear: wiped before they are freed. */
+	if (m0 != NULL)
+		sodium_memzero(m0, strlen(m0));
+	if (m1 != NULL)
+		sodium_memzero(m1, strlen(m1));
+	if (json != NULL)
+		sodium_memzero(json, strlen(json));
 	free(m0);
 	free(m1);
 	free(json);
 	return c->failed != 0;
 }
 
+/* join_completed for one owner's call; note (may be NULL) says why its
+ * result is not stored after all (the owner completed its side). */
 static int
-record_completed(struct qjoin *q, const uint8_t link[XZ_REQUEST_ID_LEN], struct xz_diag *d)
+record_completed(struct qjoin *q, const uint8_t link[XZ_REQUEST_ID_LEN], const char *note,
+    struct xz_diag *d)
 {
-	struct xz_audit_field f[6];
+	struct xz_audit_field f[8];
 	char hex[2 * XZ_REQUEST_ID_LEN + 1];
+	size_t n = 6;
 
 	xz_hex(link, XZ_REQUEST_ID_LEN, hex, sizeof(hex));
 	f[0] = (struct xz_audit_field){ .name = "local_size", .kind = XZ_AUDIT_INT,
@@ -309,7 +357,13 @@ record_completed(struct qjoin *q, const uint8_t link[XZ_REQUEST_ID_LEN], struct 
 	f[4] = (struct xz_audit_field){ .name = "dataset", .kind = XZ_AUDIT_STR,
 	    .str = q->o->dataset };
 	f[5] = (struct xz_audit_field){ .name = "link", .kind = XZ_AUDIT_STR, .str = hex };
-	return rq_record(q, XZ_AUDIT_JOIN_COMPLETED, f, 6, d);
+	if (q->out->label_failures > 0)
+		f[n++] = (struct xz_audit_field){ .name = "labels_refused",
+		    .kind = XZ_AUDIT_INT, .num = q->out->label_failures };
+	if (note != NULL)
+		f[n++] = (struct xz_audit_field){ .name = "not_stored", .kind = XZ_AUDIT_STR,
+		    .str = note };
+	return rq_record(q, XZ_AUDIT_JOIN_COMPLETED, f, n, d);
 }
 
 /* Inside one transaction: both results, the pairs, both join_completed. */
@@ -331,28 +385,56 @@ store_tx(struct xz_node *node, void *arg, struct xz_diag *d)
 	sqlite3_finalize(c.ins);
 	if (ps != XZ_PSI_OK || c.failed != 0)
 		return xz_diag_set(d, "storing the result rows failed (%s)",
-		    c.failed == 2 ? "a label record is malformed or lacks the key" :
 		    c.failed == 3 ? sqlite3_errmsg(db) : c.failed == 4 ? "out of memory" :
 		    xz_psi_strerror(ps));
 	dj->out->stored_rows = c.pos;
 	for (unsigned i = 0; i < 2; i++)
 		dj->out->owner[i].stored_rows = i == 0 ? c.pos : 0;
-	return record_completed(&dj->q[0], dj->link, d) != 0 ||
-	    record_completed(&dj->q[1], dj->link, d) != 0 ? -1 : 0;
+	return record_completed(&dj->q[0], dj->link, NULL, d) != 0 ||
+	    record_completed(&dj->q[1], dj->link, NULL, d) != 0 ? -1 : 0;
 }
 
 /* ---- the whole join ---- */
 
+/*
+ * Ends the owners' calls after a failure.  An owner whose receipt verified
+ * has completed its side: it gets no Abort (nothing it sees may depend on
+ * what happened after), and this node records its join as completed with
+ * the reason the result was not kept, so the two logs still agree.
+ */
 static void
 fail_all(struct djoin *dj, const char *why)
 {
+	struct xz_diag d;
+
 	for (unsigned i = 0; i < 2; i++) {
 		if (!dj->q[i].sent_open)
 			continue;
+		if (dj->closed[i]) {
+			if (record_completed(&dj->q[i], dj->link, why, &d) != 0 ||
+			    xz_audit_publish(dj->q[i].node, &d) != 0)
+				fprintf(stderr, "xiezhi: join_completed record failed: %s\n",
+				    d.msg);
+			continue;
+		}
 		abort_owner(&dj->q[i], "the requester gave up");
 		if (dj->q[i].node != NULL)
 			rq_record_aborted(&dj->q[i], why);	/* and publishes */
 	}
+}
+
+/* Closes the calls not closed yet (summary, Close, receipt). */
+static int
+close_rest(struct djoin *dj, struct xz_diag *d)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		if (dj->closed[i])
+			continue;
+		if (rq_close_join(&dj->q[i], d) != 0)
+			return -1;
+		dj->closed[i] = 1;
+	}
+	return 0;
 }
 
 static int
@@ -382,8 +464,7 @@ run(struct djoin *dj, struct xz_diag *d)
 		dj->q[i].started = 1;
 	}
 	if (xz_audit_publish(dj->q[0].node, d) != 0 || send_partners(dj, batch, d) != 0 ||
-	    run_engine(dj, batch, d) != 0 || rq_close_join(&dj->q[0], d) != 0 ||
-	    rq_close_join(&dj->q[1], d) != 0)
+	    run_engine(dj, batch, d) != 0 || close_rest(dj, d) != 0)
 		goto fail;
 	if (xz_node_transaction(dj->q[0].node, store_tx, dj, d) != 0) {
 		keep = *d;

@@ -82,6 +82,8 @@ void rq_sanitize(char *s);
  * names from req, skipping names in `skip` (may be NULL); malloc'd. */
 char *rq_labels_members(const struct xz_request *req, const uint8_t *b, size_t len,
     const struct xz_request *skip);
+/* 1 when b is a well-formed label record for req's labels. */
+int rq_labels_valid(const struct xz_request *req, const uint8_t *b, size_t len);
 /* The value of label `name` in b; -1 when req has no such label or b is bad. */
 int rq_label_value(const struct xz_request *req, const uint8_t *b, size_t len,
     const char *name, const uint8_t **v, uint32_t *n);

@@ -689,7 +689,12 @@ test_requester_refuses_tampered(void **state)
 	fixture_free(&f);
 }
 
-/* A label ciphertext altered by A (digest recomputed) is refused, not returned. */
+/*
+ * A label ciphertext altered by A (digest recomputed) is never returned:
+ * the match is dropped and counted, and the join goes on — were it fatal,
+ * A could plant a bad label on a guess and learn from the join's fate
+ * whether R asked about it (docs/protocol.md §8).
+ */
 static void
 test_tampered_label_refused(void **state)
 {
@@ -717,9 +722,17 @@ test_tampered_label_refused(void **state)
 	for (size_t i = 0; i < 2; i++)
 		tags.msg[HDR_LEN + i * item + item - 1] ^= 1;
 	reseal(tags.msg, tags.len, f.p.join_id);
-	assert_int_equal(xz_psi_requester_consume(r, tags.msg, tags.len), XZ_PSI_E_LABEL);
-	assert_false(xz_psi_requester_done(r));
+	assert_int_equal(xz_psi_requester_consume(r, tags.msg, tags.len), XZ_PSI_OK);
+	assert_true(xz_psi_requester_done(r));
 	assert_int_equal(xz_psi_requester_count(r), 0);
+	assert_int_equal(xz_psi_requester_label_failures(r), 1);
+	{
+		struct answer *ans = calloc(1, sizeof(*ans));
+		assert_non_null(ans);
+		assert_int_equal(xz_psi_requester_results(r, collect, ans), XZ_PSI_OK);
+		assert_int_equal(ans->n, 0);
+		free(ans);
+	}
 	free(tags.msg);
 	xz_psi_responder_free(a);
 	xz_psi_requester_free(r);

@@ -58,6 +58,8 @@ struct run {
 	size_t nmsgs;
 	struct pair pairs[256];
 	size_t npairs;
+	/* Changes a message before R reads it (a hostile owner), or NULL. */
+	void (*mutate)(struct run *r, unsigned from, uint8_t *m, size_t len);
 };
 
 static void
@@ -124,6 +126,22 @@ drive(struct run *r)
 			return st;
 		if ((st = xz_psi_owner_produce(r->o[from], &m, &len)) != XZ_PSI_OK)
 			return st == XZ_PSI_AGAIN ? XZ_PSI_E_STATE : st;
+		if (r->mutate != NULL) {
+			uint8_t *copy = malloc(len);
+			assert_non_null(copy);
+			memcpy(copy, m, len);
+			r->mutate(r, from, copy, len);
+			record(r, 2, copy, len);
+			st = xz_psi_coordinator_consume(r->c, from, copy, len, &fwd);
+			if (st == XZ_PSI_OK && fwd) {
+				record(r, (int)(1 - from), copy, len);
+				st = xz_psi_owner_consume(r->o[1 - from], copy, len);
+			}
+			free(copy);
+			if (st != XZ_PSI_OK)
+				return st;
+			continue;
+		}
 		record(r, 2, m, len);
 		if ((st = xz_psi_coordinator_consume(r->c, from, m, len, &fwd)) != XZ_PSI_OK)
 			return st;
@@ -457,6 +475,52 @@ test_hostile_messages_refused(void **state)
 	run_free(&r);
 }
 
+/* Owner 1 spoils the key it carries for owner 0's labels in every item. */
+static void
+spoil_keys(struct run *r, unsigned from, uint8_t *m, size_t len)
+{
+	unsigned t = xz_psi_tag_len(r->p.bound[0], r->p.bound[1]);
+	uint32_t count, item;
+
+	if (from != 1 || m[5] != 6)
+		return;
+	count = (uint32_t)m[12] << 24 | (uint32_t)m[13] << 16 | (uint32_t)m[14] << 8 | m[15];
+	item = (uint32_t)m[16] << 24 | (uint32_t)m[17] << 16 | (uint32_t)m[18] << 8 | m[19];
+	for (uint32_t i = 0; i < count; i++)
+		m[HDR_LEN + (size_t)i * item + t] ^= 1;
+	crypto_generichash(m + len - DIGEST_LEN, DIGEST_LEN, m, len - DIGEST_LEN,
+	    r->p.join_id, 16);
+}
+
+/*
+ * docs/protocol.md §11.6: an owner that plants a label R cannot open, on a
+ * value it guesses the other owner holds, must not learn from the join's
+ * fate whether it was right.  The join completes either way: the pair is
+ * dropped and counted; a guess the other owner lacks changes nothing.
+ */
+static void
+test_bad_label_is_not_fatal(void **state)
+{
+	struct set y0 = { 6, claims_id, claims_label }, y1 = { 3, deaths_id, deaths_label };
+	struct set miss = { 1, deaths_id + 2, deaths_label + 2 };
+	struct run r;
+
+	(void)state;
+	run_params(&r, 6, 3, 32, 16, 0);
+	r.mutate = spoil_keys;
+	assert_int_equal(run_join(&r, &y0, &y1), XZ_PSI_OK);
+	assert_int_equal(r.npairs, 0);
+	assert_int_equal(xz_psi_coordinator_label_failures(r.c), 3);
+	run_free(&r);
+	/* The same spoiled keys on a value owner 0 does not hold: same outcome. */
+	run_params(&r, 6, 3, 32, 16, 0);
+	r.mutate = spoil_keys;
+	assert_int_equal(run_join(&r, &y0, &miss), XZ_PSI_OK);
+	assert_int_equal(r.npairs, 0);
+	assert_int_equal(xz_psi_coordinator_label_failures(r.c), 0);
+	run_free(&r);
+}
+
 /* A larger run across many batches and both thread paths. */
 static void
 test_many_batches(void **state)
@@ -519,6 +583,7 @@ main(void)
 		cmocka_unit_test(test_unmatched_labels_stay_sealed),
 		cmocka_unit_test(test_owner_view_independent_of_other_set),
 		cmocka_unit_test(test_hostile_messages_refused),
+		cmocka_unit_test(test_bad_label_is_not_fatal),
 		cmocka_unit_test(test_many_batches),
 	};
 

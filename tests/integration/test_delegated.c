@@ -376,6 +376,17 @@ test_three_logs_cross_check(void **state)
 		fail_msg("proc vs tax:\n%s\n%s", r.out, r.err);
 	assert_null(strstr(r.out, "MISSING"));
 	xzt_run_free(&r);
+	/* Each owner recorded what it was told of its partner. */
+	{
+		struct xzt_run l;
+		XZF_RUN(&l, "audit", "log", "--dir", fx.tax);
+		assert_non_null(strstr(l.out, "partner_bound=6 "));
+		assert_non_null(strstr(l.out, "partner_name=\"civil\""));
+		xzt_run_free(&l);
+		XZF_RUN(&l, "audit", "log", "--dir", fx.civil);
+		assert_non_null(strstr(l.out, "partner_bound=12 "));
+		xzt_run_free(&l);
+	}
 	XZF_RUN(&r, "audit", "crosscheck", ep, ec);
 	if (r.status != 0 || strstr(r.out, " 0 differ") == NULL)
 		fail_msg("proc vs civil:\n%s\n%s", r.out, r.err);
