@@ -22,10 +22,10 @@ $(ASAN)/CMakeCache.txt: | deps
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DXIEZHI_SANITIZE=ON
 
 build: deps $(BUILD)/CMakeCache.txt
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
 build-asan: deps $(ASAN)/CMakeCache.txt
-	cmake --build $(ASAN) -j $(JOBS)
+	cmake --build $(ASAN) -j $(JOBS) -- --no-print-directory
 
 # Every cmocka test (unit and integration) through ctest, then the same
 # suite again under ASan+UBSan.
@@ -50,7 +50,7 @@ $(FUZZ)/CMakeCache.txt: | deps
 	    -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DXIEZHI_SANITIZE=ON -DXIEZHI_FUZZ=ON
 
 build-fuzz: deps $(FUZZ)/CMakeCache.txt
-	cmake --build $(FUZZ) -j $(JOBS) --target fuzzers
+	cmake --build $(FUZZ) -j $(JOBS) --target fuzzers -- --no-print-directory
 
 check-fuzz: build-fuzz
 	cd $(FUZZ) && ctest -R '^fuzz_' --output-on-failure

@@ -176,7 +176,8 @@ for m in $models; do
 done
 
 step "8. An analyst works a lead of the deceased-claims model"
-"$xiezhi" leads list --model deceased-claims --dir "$demo/procuratorate" | head -n 4
+"$xiezhi" leads list --model deceased-claims --dir "$demo/procuratorate" | head -n 4 |
+	sed 's/^/  /'
 echo "  ..."
 lead=$("$xiezhi" leads list --model deceased-claims --dir "$demo/procuratorate" |
 	sed -n '2s/^\([0-9]*\).*/\1/p')

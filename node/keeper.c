@@ -905,8 +905,8 @@ reload(struct keeper *k)
 		xz_log(XZ_LOG_ERROR, "policy", NULL, "reload failed, the previous policies "
 		    "stay in force: %s", d.msg);
 	else
-		xz_log(XZ_LOG_INFO, "policy", NULL, "%zu policies in force, %zu new or "
-		    "changed", loaded, changed);
+		xz_log(XZ_LOG_INFO, "policy", NULL, "%zu polic%s in force, %zu new or "
+		    "changed", loaded, loaded == 1 ? "y" : "ies", changed);
 }
 
 /*

@@ -540,7 +540,8 @@ serve(const char *dir, int grace_s)
 		goto done;
 	}
 	xz_log(XZ_LOG_INFO, "daemon", NULL, "node %s (identity %s) listening on port %d, "
-	    "%zu policies in force", dd->conf.name, dd->conf.identity, port, npolicies);
+	    "%zu polic%s in force", dd->conf.name, dd->conf.identity, port, npolicies,
+	    npolicies == 1 ? "y" : "ies");
 	if ((ev = wait_for_events(dd, &set)) < 0)
 		goto done;
 	if (ev == 1)
