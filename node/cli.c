@@ -174,3 +174,18 @@ xz_cli_open_node(const char *dir_opt, const char *cmd, struct xz_node **node)
 	}
 	return XZ_EXIT_OK;
 }
+
+int
+xz_cli_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}

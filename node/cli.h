@@ -85,4 +85,8 @@ int xz_cmd_model(int argc, char **argv);
 /* 'xiezhi bench import' (node/bench_import.c), dispatched by 'xiezhi bench'. */
 int xz_bench_import(int argc, char **argv);
 
+/* Writes all len bytes of buf to fd (retrying short writes and EINTR);
+ * 0, or -1 with errno set. */
+int xz_cli_write_all(int fd, const char *buf, size_t len);
+
 #endif

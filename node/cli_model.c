@@ -251,21 +251,6 @@ struct draft {
 	struct xz_request_file f;
 };
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* All drafts or none: any existing file stops the command before the
  * first is written; a failed write removes those written before it. */
 static int
@@ -286,7 +271,7 @@ write_drafts(const char *dir, struct draft *dr, size_t n)
 		}
 	for (; done < n; done++) {
 		int fd = open(dr[done].path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd < 0 || write_all(fd, dr[done].text, strlen(dr[done].text)) != 0 ||
+		if (fd < 0 || xz_cli_write_all(fd, dr[done].text, strlen(dr[done].text)) != 0 ||
 		    fsync(fd) != 0) {
 			xz_cli_error("model requests: cannot write %s: %s", dr[done].path,
 			    strerror(errno));

@@ -70,21 +70,6 @@ fail_perror(const char *what, const struct xz_perror *e)
 	return XZ_EXIT_FAIL;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Creates path, refusing to overwrite anything. */
 static int
 write_new(const char *path, const char *text)
@@ -96,7 +81,7 @@ write_new(const char *path, const char *text)
 		    errno == EEXIST ? " (refusing to overwrite; choose another name)" : "");
 		return -1;
 	}
-	if (write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+	if (xz_cli_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
 		xz_cli_error("cannot write %s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
@@ -122,7 +107,7 @@ replace_file(const char *path, const char *text)
 		    strerror(errno));
 		return -1;
 	}
-	if (fchmod(fd, 0644) != 0 || write_all(fd, text, strlen(text)) != 0 ||
+	if (fchmod(fd, 0644) != 0 || xz_cli_write_all(fd, text, strlen(text)) != 0 ||
 	    fsync(fd) != 0 || close(fd) != 0) {
 		xz_cli_error("cannot write %s: %s", tmp, strerror(errno));
 		unlink(tmp);
