@@ -29,7 +29,7 @@ case $jobs in
 '' | *[!0-9]* | 0) echo "$0: FUZZ_JOBS must be a positive number, got '$jobs'" >&2; exit 2 ;;
 esac
 if [ $# -eq 0 ]; then
-	set -- csv policy request request_file audit_record audit_export model wire psi
+	set -- csv policy request request_file audit_record audit_export model wire psi join_wire
 fi
 for h in "$@"; do
 	if [ ! -x "$bin/fuzz_$h" ] || [ ! -d "$here/corpus/$h" ]; then
