@@ -155,7 +155,6 @@ for m in $models; do
 	model="$demo/models/$m.yaml"
 	printf '\n-- %s: %s\n' "$m" "$(sed -n 's/^title: //p' "$model")"
 	quiet "$xiezhi" model check "$model" --dir "$demo/procuratorate"
-	mkdir -p "$demo/requests/$m"
 	quiet "$xiezhi" model requests "$model" --out-dir "$demo/requests/$m" \
 		--as-of "$asof" --dir "$demo/procuratorate"
 	for r in "$demo/requests/$m"/*.yaml; do approve "$r"; done

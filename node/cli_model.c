@@ -251,6 +251,30 @@ struct draft {
 	struct xz_request_file f;
 };
 
+/* mkdir -p: dir and any missing parent (0755: drafts are for approvers). */
+static int
+mkdir_parents(const char *dir)
+{
+	char p[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(p)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(p, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		char c = p[i];
+		p[i] = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+			return -1;
+		p[i] = c;
+	}
+	return 0;
+}
+
 /* All drafts or none: any existing file stops the command before the
  * first is written; a failed write removes those written before it. */
 static int
@@ -259,7 +283,7 @@ write_drafts(const char *dir, struct draft *dr, size_t n)
 	size_t done = 0;
 	int dfd;
 
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+	if (mkdir_parents(dir) != 0) {
 		xz_cli_error("model requests: cannot create %s: %s", dir, strerror(errno));
 		return -1;
 	}
