@@ -32,6 +32,14 @@
 
 #define FLAG_LAST	0x01
 
+/*
+ * A dummy element or record is a random input of this many bytes (an ID's
+ * length) put through the same steps as a real one: the same work, so the
+ * pace of a role's batches says nothing of how many entries are real
+ * (docs/protocol.md §8).
+ */
+#define DUMMY_LEN	18
+
 #define EL		XZ_OPRF_ELEMENT_LEN
 #define LABEL_KEY_LEN	crypto_aead_chacha20poly1305_ietf_KEYBYTES
 #define LABEL_TAG_LEN	crypto_aead_chacha20poly1305_ietf_ABYTES

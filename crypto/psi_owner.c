@@ -12,9 +12,6 @@
 
 #include "psi_internal.h"
 
-/* Bytes of the random input a dummy stands for (an ID's length). */
-#define DUMMY_LEN 18
-
 struct own_batch {		/* the D_BLINDED batch awaiting its D_EVALUATED */
 	uint32_t seq, count, nreal;
 	uint64_t first;

@@ -18,7 +18,6 @@
 #define WINDOW		1
 
 #define SEEN_LEN	16	/* bytes of a cardinality-mode fingerprint */
-#define DUMMY_LEN	18	/* bytes of the random input a dummy stands for */
 
 
 struct pending {		/* one BLINDED batch awaiting its EVALUATED answer */

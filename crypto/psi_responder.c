@@ -10,9 +10,6 @@
 
 #include "psi_internal.h"
 
-/* Bytes of the random input a dummy stands for (an ID's length). */
-#define DUMMY_LEN 18
-
 struct slot {			/* one item of a TAGS batch */
 	uint32_t src;		/* index into the batch arenas, or UINT32_MAX for a dummy */
 };

@@ -514,7 +514,6 @@ struct store_ctx {
 	int failed;
 };
 
-/* Labels as a JSON object, in the request's label order. */
 /* The label named by i in b (u32 length | bytes, in req's label order). */
 static int
 label_at(const struct xz_request *req, const uint8_t *b, size_t len, size_t want,
@@ -583,20 +582,21 @@ char *
 rq_labels_members(const struct xz_request *req, const uint8_t *b, size_t len,
     const struct xz_request *skip)
 {
-	size_t cap = len * 6 + 64 + req->n_labels * (XZ_NAME_MAX + 8), used = 0, end = 0;
-	const uint8_t *v = NULL;
-	uint32_t n = 0;
-	char *out = malloc(cap);
+	size_t cap = len * 6 + 64 + req->n_labels * (XZ_NAME_MAX + 8), used = 0, end;
+	const uint8_t *v;
+	uint32_t n;
+	char *out;
 	int first = 1;
 
-	if (out == NULL)
+	/* Checked whole first (lengths, zero padding, docs/protocol.md §3), so
+	 * nothing below can fail half way with labels already copied out. */
+	if (!rq_labels_valid(req, b, len) || (out = malloc(cap)) == NULL)
 		return NULL;
 	out[0] = '\0';
-	if (label_at(req, b, len, SIZE_MAX, &v, &n, &end) != 0)
-		goto bad;
 	for (size_t i = 0; i < req->n_labels; i++) {
-		if (label_at(req, b, len, i, &v, &n, &end) != 0)
-			goto bad;
+		v = NULL;
+		n = 0;
+		(void)label_at(req, b, len, i, &v, &n, &end);
 		if (skipped(skip, req->labels[i]))
 			continue;
 		used += (size_t)snprintf(out + used, cap - used, "%s\"%s\": \"",
@@ -614,14 +614,7 @@ rq_labels_members(const struct xz_request *req, const uint8_t *b, size_t len,
 		out[used++] = '"';
 		out[used] = '\0';
 	}
-	/* Padding after the labels must be zero (docs/protocol.md §3). */
-	for (; end < len; end++)
-		if (b[end] != 0)
-			goto bad;
 	return out;
-bad:
-	free(out);
-	return NULL;
 }
 
 /* Labels as a JSON object, in the request's label order. */

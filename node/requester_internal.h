@@ -79,7 +79,9 @@ int rq_recv_batch(struct qjoin *j, struct xz_msg *m, struct xz_diag *d);
 int rq_close_join(struct qjoin *j, struct xz_diag *d);
 void rq_sanitize(char *s);
 /* Labels u32 length | bytes ... as a JSON object's members (no braces),
- * names from req, skipping names in `skip` (may be NULL); malloc'd. */
+ * names from req, skipping names in `skip` (may be NULL); malloc'd, NULL
+ * when b is not a well-formed label record (rq_labels_valid) or memory
+ * ran out. */
 char *rq_labels_members(const struct xz_request *req, const uint8_t *b, size_t len,
     const struct xz_request *skip);
 /* 1 when b is a well-formed label record for req's labels. */
